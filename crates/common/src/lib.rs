@@ -1,0 +1,11 @@
+//! Runtime infrastructure shared by every AEX service: telemetry, the HTTP server stack,
+//! service authentication, the resilient HTTP client, events (outbox, relay, consumers) and
+//! database access. Nothing here knows what a bid, a contract or a tenant is.
+
+pub mod http_client;
+pub mod auth;
+pub mod db;
+pub mod secret;
+pub mod server;
+pub mod telemetry;
+pub mod events;

@@ -1,0 +1,221 @@
+//! The standard middleware stack: request id, trace context, CORS, timeout, body limit,
+//! panic capture, error-envelope normalisation and per-route metrics.
+
+use super::error::{ApiError, REQUEST_ID, code_for_status};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, Any as AnyOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The request id header, echoed on every response.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id of the current request, as an axum extension.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Settings of the stack; `Default` is what every service uses unless configured.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub service: &'static str,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// Allowed CORS origins; empty means any origin (without credentials).
+    pub cors_origins: Vec<String>,
+}
+
+impl StackConfig {
+    pub fn new(service: &'static str) -> Self {
+        Self {
+            service,
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Wraps `router` in the standard stack. Apply it last, after all routes are added.
+pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
+    let timeout = config.request_timeout;
+    router
+        .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(normalize_error_bodies))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(timeout, req, next)))
+        .layer(cors_layer(&config.cors_origins))
+        .layer(middleware::from_fn(trace_context))
+        .layer(middleware::from_fn(request_id))
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods(AnyOrigin)
+        .allow_headers(AnyOrigin)
+        .expose_headers([X_REQUEST_ID.clone()]);
+    if origins.is_empty() {
+        return layer.allow_origin(AnyOrigin);
+    }
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    layer.allow_origin(AllowOrigin::list(allowed))
+}
+
+/// Takes the caller's `X-Request-ID` when it is sane, otherwise makes one; makes it
+/// available to handlers (extension and task-local) and echoes it on the response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_acceptable_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| aex_types::RequestId::new().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+fn is_acceptable_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// Opens the request span as a child of the caller's W3C `traceparent`, so one trace follows
+/// a request through every service, and records its ids for the JSON logs.
+async fn trace_context(req: Request, next: Next) -> Response {
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(req.headers()))
+    });
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    // Without an installed tracer the parent cannot be set; the request still proceeds.
+    let _ = span.set_parent(parent);
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string());
+        span.record("span_id", span_context.span_id().to_string());
+    }
+    let started = Instant::now();
+    let response = next.run(req).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    span.in_scope(|| {
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "request completed");
+    });
+    response
+}
+
+async fn enforce_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            "the request took too long and was abandoned",
+        )
+        .into_response(),
+    }
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    metrics::counter!("aex_http_panics_total").increment(1);
+    ApiError::internal().into_response()
+}
+
+/// Framework answers (unknown route, wrong method, body too large, bad JSON) come as plain
+/// text; every error a client sees must be the standard envelope, so they are rewritten here.
+async fn normalize_error_bodies(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() || status.is_server_error() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let envelope = ApiError::new(status, code_for_status(status), message).envelope();
+    let body = serde_json::to_vec(&envelope).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Request count and latency labelled by the matched route, never the raw path.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route: Arc<str> = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| Arc::from(p.as_str()))
+        .unwrap_or_else(|| Arc::from("unmatched"));
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route.to_string())];
+    metrics::histogram!("aex_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    let labels = [("method", labels[0].1.clone()), ("route", route.to_string()), ("status", status)];
+    metrics::counter!("aex_http_requests_total", &labels).increment(1);
+    response
+}

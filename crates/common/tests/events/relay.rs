@@ -1,0 +1,172 @@
+//! The relay publishes every committed row exactly once, under crashes, concurrency and outages.
+
+use crate::{Fixture, assert_exactly_once};
+use aex_common::events::relay::{OutboxRelay, PublishOutcome, RelayConfig};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn fast_config() -> RelayConfig {
+    RelayConfig {
+        batch_size: 64,
+        claim_ttl: Duration::from_millis(500),
+        poll_interval: Duration::from_millis(50),
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..RelayConfig::default()
+    }
+}
+
+async fn wait_until_published(fx: &Fixture) {
+    aex_testkit::eventually(Duration::from_secs(20), "every outbox row published", || async {
+        (fx.unpublished().await == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_row_is_published_once_with_its_event_id_as_msg_id() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    let ids = fx.commit_events("work.submitted", 150).await;
+
+    let relay = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(relay.run(shutdown.clone()));
+    wait_until_published(&fx).await;
+
+    let more = fx.commit_events("work.submitted", 10).await;
+    wait_until_published(&fx).await;
+    shutdown.cancel();
+    task.await.unwrap();
+
+    let all: Vec<String> = ids.into_iter().chain(more).collect();
+    assert_exactly_once(&fx.stream_messages("WORK").await, &all);
+    let (with_seq,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE stream_seq IS NOT NULL")
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(with_seq, 160, "each published row records its stream sequence");
+}
+
+#[tokio::test]
+async fn a_relay_dying_between_publish_and_mark_causes_no_duplicate() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    let ids = fx.commit_events("contract.completed", 20).await;
+
+    // The first relay claims and publishes, then dies before marking anything.
+    let doomed = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    let claim = doomed.claim().await.unwrap();
+    assert_eq!(claim.rows.len(), 20);
+    let outcome = doomed.publish(&claim).await;
+    assert_eq!(outcome.acked.len(), 20, "{:?}", outcome.error);
+    drop(doomed);
+    assert_eq!(fx.unpublished().await, 20, "nothing was marked");
+
+    // While the lease lives, nobody else takes the rows.
+    let successor = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    assert!(successor.claim().await.unwrap().rows.is_empty(), "a live lease must be respected");
+
+    // After it expires the successor re-publishes them; JetStream drops the duplicates.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let published = successor.drain().await.unwrap();
+    assert_eq!(published, 20);
+    assert_eq!(fx.unpublished().await, 0);
+    assert_exactly_once(&fx.stream_messages("CONTRACT").await, &ids);
+}
+
+#[tokio::test]
+async fn a_stale_relay_cannot_mark_rows_another_relay_took_over() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    fx.commit_events("work.cancelled", 5).await;
+
+    let stale = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    let stale_claim = stale.claim().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let fresh = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    let fresh_claim = fresh.claim().await.unwrap();
+    assert_eq!(fresh_claim.rows.len(), 5, "expired lease is taken over");
+
+    let stale_outcome = PublishOutcome {
+        acked: stale_claim.rows.iter().map(|r| (r.id, 1)).collect(),
+        error: None,
+    };
+    assert_eq!(stale.mark(&stale_claim, &stale_outcome).await.unwrap(), 0, "stale claimer is fenced");
+    let outcome = fresh.publish(&fresh_claim).await;
+    assert_eq!(fresh.mark(&fresh_claim, &outcome).await.unwrap(), 5);
+    assert_eq!(fx.unpublished().await, 0);
+}
+
+#[tokio::test]
+async fn two_relays_running_at_once_publish_each_row_once() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let relay = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+    }
+    // Writers commit while both relays run.
+    let mut writers = Vec::new();
+    for _ in 0..4 {
+        let pool = fx.pool.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..75 {
+                let mut tx = pool.begin().await.unwrap();
+                let data = serde_json::json!({ "n": n });
+                let envelope = aex_common::events::outbox::enqueue(
+                    &mut tx,
+                    "tests",
+                    aex_common::events::outbox::NewEvent::new("bid.submitted", &data),
+                )
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                ids.push(envelope.event_id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for writer in writers {
+        ids.extend(writer.await.unwrap());
+    }
+    wait_until_published(&fx).await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(ids.len(), 300);
+    assert_exactly_once(&fx.stream_messages("BID").await, &ids);
+}
+
+#[tokio::test]
+async fn with_nats_stopped_rows_accumulate_and_drain_after_recovery() {
+    let mut nats = aex_testkit::NatsServer::start();
+    let fx = Fixture::with_nats(&nats.url()).await;
+    fx.bus.ensure_streams().await.unwrap();
+    let shutdown = CancellationToken::new();
+    let relay = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, fast_config());
+    let task = tokio::spawn(relay.run(shutdown.clone()));
+
+    let before = fx.commit_events("settlement.completed", 5).await;
+    wait_until_published(&fx).await;
+
+    nats.stop();
+    // Requests keep committing while the broker is gone.
+    let during = fx.commit_events("settlement.completed", 25).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fx.unpublished().await, 25, "rows accumulate while NATS is down");
+
+    nats.restart();
+    wait_until_published(&fx).await;
+    shutdown.cancel();
+    task.await.unwrap();
+
+    let all: Vec<String> = before.into_iter().chain(during).collect();
+    assert_exactly_once(&fx.stream_messages("SETTLEMENT").await, &all);
+}

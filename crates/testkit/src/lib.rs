@@ -1,0 +1,171 @@
+//! Test harness for AEX: the real Postgres, NATS and Redis the local stack provides, an
+//! isolated schema and NATS namespace per test, a private `nats-server` for tests that stop
+//! the broker, and polling with a deadline instead of sleeps.
+//!
+//! Run tests with `deploy/local/stack test`, or after `eval "$(deploy/local/stack env)"`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+const HINT: &str = "run the tests with `deploy/local/stack test`, or `eval \"$(deploy/local/stack env)\"` first";
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: {HINT}"))
+}
+
+/// Postgres URL of the test database (`AEX_TEST_DATABASE_URL`).
+pub fn database_url() -> String {
+    required_env("AEX_TEST_DATABASE_URL")
+}
+
+/// NATS URL of the shared test broker (`AEX_TEST_NATS_URL`).
+pub fn nats_url() -> String {
+    required_env("AEX_TEST_NATS_URL")
+}
+
+/// Redis URL of the test instance (`AEX_TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    required_env("AEX_TEST_REDIS_URL")
+}
+
+static INIT: Once = Once::new();
+
+/// Installs the process-wide rustls provider (two are linked) and test logging, once.
+pub fn init() {
+    INIT.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("AEX_TEST_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+/// A short random lower-case token for schema and namespace names.
+pub fn unique_suffix() -> String {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..10).map(|_| alphabet[fastrand::usize(..alphabet.len())] as char).collect()
+}
+
+/// A schema name no other test uses: `<base>_t<random>`.
+pub fn unique_schema(base: &str) -> String {
+    format!("{base}_t{}", unique_suffix())
+}
+
+/// A NATS namespace no other test uses.
+pub fn unique_namespace() -> String {
+    format!("t{}", unique_suffix())
+}
+
+/// A pool on the test database with `schema` (created if missing) as its search path.
+pub async fn schema_pool(schema: &str) -> PgPool {
+    init();
+    let url = database_url();
+    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect to the test database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create test schema");
+    admin.close().await;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("parse the test database URL");
+    PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options.options([("search_path", schema)]))
+        .await
+        .expect("connect the schema pool")
+}
+
+/// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A listener on `127.0.0.1:0` for a service under test, and its address.
+pub async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// A private `nats-server` with JetStream for tests that stop and restart the broker.
+/// Killed on drop.
+pub struct NatsServer {
+    port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    pub fn start() -> Self {
+        let store = std::env::temp_dir().join(format!("aex-nats-{}", unique_suffix()));
+        let mut server = Self { port: free_port(), store, child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server; its JetStream store is kept for a restart.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and store, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server (is it installed? deploy/local/stack infra installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
