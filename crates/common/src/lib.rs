@@ -9,3 +9,4 @@ pub mod secret;
 pub mod server;
 pub mod telemetry;
 pub mod events;
+pub mod runtime;

@@ -169,3 +169,174 @@ impl Drop for NatsServer {
         let _ = std::fs::remove_dir_all(&self.store);
     }
 }
+
+/// The isolated environment of one service under test: a schema and NATS namespace of its
+/// own on the shared test Postgres and NATS, and a fresh service-token secret.
+#[derive(Debug, Clone)]
+pub struct ServiceUnderTest {
+    pub binary: String,
+    pub schema: String,
+    pub namespace: String,
+    pub token_secret: String,
+    pub database_url: String,
+    pub nats_url: String,
+}
+
+impl ServiceUnderTest {
+    pub fn new(binary: &str, schema_base: &str) -> Self {
+        init();
+        let token_secret: String = (0..48).map(|_| fastrand::alphanumeric()).collect();
+        Self {
+            binary: binary.to_string(),
+            schema: unique_schema(schema_base),
+            namespace: unique_namespace(),
+            token_secret,
+            database_url: database_url(),
+            nats_url: nats_url(),
+        }
+    }
+
+    /// Command-line arguments for the service's `Config::try_parse_from`.
+    pub fn args(&self) -> Vec<String> {
+        [
+            self.binary.as_str(),
+            "--database-url",
+            &self.database_url,
+            "--db-schema",
+            &self.schema,
+            "--db-max-connections",
+            "8",
+            "--nats-url",
+            &self.nats_url,
+            "--nats-namespace",
+            &self.namespace,
+            "--service-token-secret",
+            &self.token_secret,
+            "--log-format",
+            "text",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    /// A pool on the service's schema, for asserting database effects.
+    pub async fn pool(&self) -> PgPool {
+        schema_pool(&self.schema).await
+    }
+}
+
+/// A service running inside the test process.
+pub struct RunningService {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningService {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Cancels the service and waits for its graceful shutdown.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts a service with `start(listener, shutdown)` and waits until `/health` answers.
+pub async fn spawn_service<F, Fut, E>(start: F) -> RunningService
+where
+    F: FnOnce(tokio::net::TcpListener, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    init();
+    let (listener, addr) = listener().await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let future = start(listener, shutdown.clone());
+    let task = tokio::spawn(async move {
+        if let Err(error) = future.await {
+            panic!("service under test failed: {error}");
+        }
+    });
+    let base_url = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(20), "the service to answer /health", || {
+        let http = http.clone();
+        let url = format!("{base_url}/health");
+        async move { http.get(url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+    })
+    .await;
+    RunningService { addr, base_url, http, shutdown, task: Some(task) }
+}
+
+/// Asserts what every service answers: liveness, readiness with Postgres and NATS up,
+/// Prometheus metrics by matched route, and the error envelope with the request id.
+pub async fn assert_operational(service: &RunningService, name: &str) {
+    let health: serde_json::Value =
+        service.http.get(service.url("/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["service"], name);
+
+    let ready = eventually(Duration::from_secs(10), "readiness 200", || async {
+        let response = service.http.get(service.url("/health/ready")).send().await.ok()?;
+        (response.status() == 200).then_some(response)
+    })
+    .await;
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["dependencies"]["postgres"]["status"], "ok");
+    assert_eq!(ready["dependencies"]["nats"]["status"], "ok");
+
+    let missing = service
+        .http
+        .get(service.url("/v1/no-such-route"))
+        .header("x-request-id", "req-test-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["x-request-id"], "req-test-123");
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    assert_eq!(body["error"]["request_id"], "req-test-123");
+
+    let metrics = service.http.get(service.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("aex_http_requests_total"), "metrics lack request counts:\n{metrics}");
+    assert!(metrics.contains("route=\"/health\""), "metrics are not labelled by matched route");
+    assert!(!metrics.contains("no-such-route"), "raw paths must not become labels");
+}
+
+/// Asserts the service migrated its own schema: outbox, inbox and its own migrations table.
+pub async fn assert_schema_migrated(sut: &ServiceUnderTest) {
+    let pool = schema_pool(&sut.schema).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&sut.schema)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for table in ["_sqlx_migrations", "inbox", "outbox"] {
+        assert!(tables.iter().any(|t| t == table), "{table} missing from {}: {tables:?}", sut.schema);
+    }
+    let public: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '_sqlx_migrations'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(public, 0, "migrations bookkeeping must live in the service's schema");
+}

@@ -50,15 +50,17 @@ impl StackConfig {
 /// Wraps `router` in the standard stack. Apply it last, after all routes are added.
 pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
     let timeout = config.request_timeout;
+    // Listed innermost first: the request id wraps everything, so every response carries it;
+    // error normalisation sits outside the timeout and body limits it rewrites.
     router
-        .layer(middleware::from_fn(record_metrics))
-        .layer(middleware::from_fn(normalize_error_bodies))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(timeout, req, next)))
+        .layer(middleware::from_fn(normalize_error_bodies))
         .layer(cors_layer(&config.cors_origins))
         .layer(middleware::from_fn(trace_context))
+        .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(request_id))
 }
 

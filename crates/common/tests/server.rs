@@ -1,0 +1,200 @@
+//! The standard middleware stack through a real HTTP server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aex_common::server::{ApiError, Json, StackConfig, apply_stack};
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::sync::Once;
+use std::time::Duration;
+
+static TELEMETRY: Once = Once::new();
+
+fn init_telemetry() {
+    TELEMETRY.call_once(|| {
+        aex_common::runtime::install_crypto_provider();
+        // Keeps the tracer provider alive for the whole test process.
+        let telemetry = aex_common::telemetry::init("server-tests", aex_common::telemetry::LogFormat::Text)
+            .expect("telemetry");
+        std::mem::forget(telemetry);
+    });
+}
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    #[allow(dead_code)]
+    quantity: u32,
+}
+
+async fn start() -> String {
+    init_telemetry();
+    let routes = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route("/panic", get(|| async {
+            let secret_detail: Option<&str> = None;
+            secret_detail.expect("db password is hunter2");
+            "unreachable"
+        }))
+        .route("/slow", get(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late"
+        }))
+        .route("/orders", post(|Json(order): Json<Order>| async move { format!("{order:?}") }))
+        .route("/items/{id}", get(|Path(id): Path<String>| async move { id }))
+        .route("/conflict", get(|| async { ApiError::new(axum::http::StatusCode::CONFLICT, "WORK_ALREADY_AWARDED", "already awarded") }))
+        .route("/trace", get(|| async { aex_common::events::outbox::current_traceparent().unwrap_or_default() }))
+        .merge(aex_common::server::health_routes("tests", vec![], Some(aex_common::telemetry::metrics_recorder())));
+    let mut config = StackConfig::new("tests");
+    config.request_timeout = Duration::from_millis(300);
+    config.cors_origins = vec!["https://app.example".into()];
+    let app = apply_stack(routes, &config);
+    let (listener, addr) = aex_testkit::listener().await;
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn envelope(response: reqwest::Response) -> aex_api::ErrorEnvelope {
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    response.json().await.expect("body is the standard error envelope")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_without_leaking_the_panic() {
+    let base = start().await;
+    let response = reqwest::get(format!("{base}/panic")).await.unwrap();
+    assert_eq!(response.status(), 500);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("hunter2"), "panic message leaked: {text}");
+    let body: aex_api::ErrorEnvelope = serde_json::from_str(&text).unwrap();
+    assert_eq!(body.error.code, "INTERNAL_ERROR");
+    assert_eq!(body.error.request_id, request_id);
+    // The server is still up.
+    assert_eq!(reqwest::get(format!("{base}/ok")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn bodies_over_one_mebibyte_are_refused_with_413() {
+    let base = start().await;
+    let big = format!("{{\"quantity\": 1, \"pad\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
+    let response = reqwest::Client::new()
+        .post(format!("{base}/orders"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(envelope(response).await.error.code, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn bad_json_is_a_400_naming_the_problem_and_missing_content_type_a_415() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    let post = |body: &'static str, json: bool| {
+        let mut request = client.post(format!("{base}/orders")).body(body);
+        if json {
+            request = request.header("content-type", "application/json");
+        }
+        request.send()
+    };
+    let malformed = post("{\"quantity\": ", true).await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(envelope(malformed).await.error.code, "MALFORMED_JSON");
+
+    let wrong_type = post("{\"quantity\": \"many\"}", true).await.unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    let body = envelope(wrong_type).await;
+    assert_eq!(body.error.code, "VALIDATION_ERROR");
+    assert!(body.error.message.contains("quantity"), "{}", body.error.message);
+
+    let no_type = post("{\"quantity\": 1}", false).await.unwrap();
+    assert_eq!(no_type.status(), 415);
+    assert_eq!(envelope(no_type).await.error.code, "UNSUPPORTED_MEDIA_TYPE");
+}
+
+#[tokio::test]
+async fn slow_requests_are_abandoned_at_the_timeout() {
+    let base = start().await;
+    let started = std::time::Instant::now();
+    let response = reqwest::get(format!("{base}/slow")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(response.status(), 503);
+    assert_eq!(envelope(response).await.error.code, "TIMEOUT");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_the_envelope() {
+    let base = start().await;
+    let missing = reqwest::get(format!("{base}/nope")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(envelope(missing).await.error.code, "NOT_FOUND");
+    let wrong_method = reqwest::Client::new().delete(format!("{base}/ok")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(envelope(wrong_method).await.error.code, "METHOD_NOT_ALLOWED");
+    let conflict = reqwest::get(format!("{base}/conflict")).await.unwrap();
+    assert_eq!(conflict.status(), 409);
+    let body = envelope(conflict).await;
+    assert_eq!(body.error.code, "WORK_ALREADY_AWARDED");
+    assert!(!body.error.request_id.is_empty(), "handler errors carry the request id");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    let given = client.get(format!("{base}/ok")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "abc-123");
+    let generated = client.get(format!("{base}/ok")).send().await.unwrap();
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert!(id.starts_with("req_") && id.len() == 30, "{id}");
+    let hostile = client.get(format!("{base}/ok")).header("x-request-id", "a b<script>").send().await.unwrap();
+    assert!(hostile.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
+}
+
+#[tokio::test]
+async fn the_callers_trace_continues_in_the_request_span() {
+    let base = start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = reqwest::Client::new()
+        .get(format!("{base}/trace"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    let traceparent = response.text().await.unwrap();
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "got {traceparent:?}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "the request gets a span of its own");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}/orders"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://app.example").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example");
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn metrics_are_labelled_by_matched_route() {
+    let base = start().await;
+    for id in ["alpha", "beta", "gamma"] {
+        assert_eq!(reqwest::get(format!("{base}/items/{id}")).await.unwrap().status(), 200);
+    }
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("route=\"/items/{id}\""), "{metrics}");
+    assert!(!metrics.contains("alpha"), "raw path segments must not become labels");
+}

@@ -1,0 +1,9 @@
+//! Health, readiness, metrics, the error envelope and the service's own schema.
+
+#[tokio::test]
+async fn serves_operational_routes_on_its_own_migrated_schema() {
+    let (service, sut) = crate::start().await;
+    aex_testkit::assert_operational(&service, "bid-evaluator").await;
+    aex_testkit::assert_schema_migrated(&sut).await;
+    service.stop().await;
+}

@@ -1,0 +1,18 @@
+//! The gateway service through its real HTTP stack, on real Postgres and NATS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod operations;
+
+use aex_testkit::{RunningService, ServiceUnderTest};
+use clap::Parser;
+
+/// Starts the real service on 127.0.0.1:0 in its own schema and NATS namespace.
+pub async fn start() -> (RunningService, ServiceUnderTest) {
+    let sut = ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
+    let mut args = sut.args();
+    args.extend(["--redis-url".to_string(), aex_testkit::redis_url()]);
+    let config = aex_gateway::Config::try_parse_from(args).expect("test configuration parses");
+    let running = aex_testkit::spawn_service(|listener, shutdown| aex_gateway::run(config, listener, shutdown)).await;
+    (running, sut)
+}
