@@ -23,7 +23,7 @@ const LEEWAY_SECONDS: u64 = 5;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceTokenArgs {
     /// Shared HS256 secret for internal service tokens (at least 32 bytes).
-    #[arg(long = "service-token-secret", env = "AEX_SERVICE_TOKEN_SECRET")]
+    #[arg(long = "service-token-secret", env = "AEX_SERVICE_TOKEN_SECRET", hide_env_values = true)]
     pub service_token_secret: Secret<String>,
     /// Lifetime of minted service tokens, in seconds.
     #[arg(long = "service-token-ttl-seconds", env = "AEX_SERVICE_TOKEN_TTL_SECONDS", default_value_t = 60)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
     /// Postgres connection URL.
-    #[arg(long = "database-url", env = "DATABASE_URL")]
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Secret<String>,
     /// The schema this service owns; defaults to the service's own schema name.
     #[arg(long = "db-schema", env = "AEX_DB_SCHEMA")]

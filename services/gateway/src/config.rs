@@ -18,7 +18,7 @@ pub struct Config {
     #[command(flatten)]
     pub tokens: ServiceTokenArgs,
     /// Redis URL for rate limits and the idempotency replay cache.
-    #[arg(long = "redis-url", env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(long = "redis-url", env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", hide_env_values = true)]
     pub redis_url: aex_common::secret::Secret<String>,
 }
 
