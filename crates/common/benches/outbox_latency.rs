@@ -25,7 +25,11 @@ const MIGRATION: &str = include_str!("../../../migrations/settlement/0001_outbox
 struct Stopwatch(mpsc::UnboundedSender<(String, Instant)>);
 
 impl EventHandler for Stopwatch {
-    fn handle<'a>(&'a self, _tx: &'a mut PgConnection, event: &'a ReceivedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        _tx: &'a mut PgConnection,
+        event: &'a ReceivedEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         let _ = self.0.send((event.envelope.event_id.clone(), Instant::now()));
         Box::pin(async { Ok(()) })
     }
@@ -87,7 +91,12 @@ async fn main() {
         .collect();
     latencies.sort();
     let pick = |q: usize| latencies[(latencies.len() * q / 100).min(latencies.len() - 1)];
-    println!("outbox commit -> consumer handler latency ({} events, one every {:?}, {:.1} s)", EVENTS, PACING, started.elapsed().as_secs_f64());
+    println!(
+        "outbox commit -> consumer handler latency ({} events, one every {:?}, {:.1} s)",
+        EVENTS,
+        PACING,
+        started.elapsed().as_secs_f64()
+    );
     println!("  delivered  {}/{}", latencies.len(), EVENTS);
     println!("  p50        {:>8.2} ms   (target < 10 ms)", pick(50).as_secs_f64() * 1e3);
     println!("  p90        {:>8.2} ms", pick(90).as_secs_f64() * 1e3);

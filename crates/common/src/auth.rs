@@ -159,10 +159,7 @@ impl ServiceTokens {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Who is calling a service, proven by a verified service token.
@@ -186,9 +183,9 @@ impl Principal {
 
     /// The tenant the request acts for, or 401 when the token carries none.
     pub fn require_tenant(&self) -> Result<&str, ApiError> {
-        self.tenant_id.as_deref().ok_or_else(|| {
-            ApiError::unauthorized("AUTHENTICATION_REQUIRED", "this route acts for a tenant")
-        })
+        self.tenant_id
+            .as_deref()
+            .ok_or_else(|| ApiError::unauthorized("AUTHENTICATION_REQUIRED", "this route acts for a tenant"))
     }
 
     pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
@@ -214,9 +211,7 @@ where
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("AUTHENTICATION_REQUIRED", "a service token is required")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("AUTHENTICATION_REQUIRED", "a service token is required"))?;
         let claims = tokens.verify(token.trim()).map_err(|e| match e {
             TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "the service token has expired"),
             _ => ApiError::unauthorized("INVALID_TOKEN", "the service token is invalid"),

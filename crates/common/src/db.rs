@@ -56,10 +56,7 @@ pub async fn connect(url: &Secret<String>, schema: &str, max_connections: u32) -
         .log_statements(tracing::log::LevelFilter::Debug)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
 
-    let mut bootstrap = base
-        .connect()
-        .await
-        .map_err(|source| DbError::Connect { url: shown.clone(), source })?;
+    let mut bootstrap = base.connect().await.map_err(|source| DbError::Connect { url: shown.clone(), source })?;
     let ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
     // Two services starting at once may race on CREATE SCHEMA; the loser sees a unique
     // violation on the catalog, which means the schema exists.
@@ -81,10 +78,7 @@ pub async fn connect(url: &Secret<String>, schema: &str, max_connections: u32) -
 
 /// Applies `migrator` to the pool's schema; its bookkeeping table lives in that schema.
 pub async fn migrate(pool: &PgPool, schema: &str, migrator: &sqlx::migrate::Migrator) -> Result<(), DbError> {
-    migrator
-        .run(pool)
-        .await
-        .map_err(|source| DbError::Migrate { schema: schema.to_string(), source })
+    migrator.run(pool).await.map_err(|source| DbError::Migrate { schema: schema.to_string(), source })
 }
 
 /// The kind of integrity rule a database error broke.
@@ -137,10 +131,7 @@ impl<T> ConstraintExt<T> for Result<T, sqlx::Error> {
 /// True for errors that a fresh attempt of the same transaction may not hit:
 /// serialization failures (40001) and deadlocks (40P01).
 pub fn is_retryable(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "40001" || code == "40P01")
+    error.as_database_error().and_then(|db| db.code()).is_some_and(|code| code == "40001" || code == "40P01")
 }
 
 /// Errors that can say whether a retry of the whole transaction may succeed.

@@ -154,7 +154,8 @@ impl Platform {
         tracing::info!(service = spec.name, schema = %schema, "schema migrated");
         let bus = EventBus::connect(spec.nats, &format!("aex-{}", spec.name)).await?;
         let platform = Self { name: spec.name, schema, pool, bus, tokens, shutdown, tasks: TaskTracker::new() };
-        let relay = OutboxRelay::new(platform.pool.clone(), platform.bus.clone(), &platform.schema, RelayConfig::default());
+        let relay =
+            OutboxRelay::new(platform.pool.clone(), platform.bus.clone(), &platform.schema, RelayConfig::default());
         platform.spawn(relay.run(platform.shutdown.clone()));
         Ok(platform)
     }

@@ -75,7 +75,8 @@ fn alg_none_is_refused() {
 #[test]
 fn another_algorithm_with_the_same_secret_is_refused() {
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512), &claims(), &key).unwrap();
+    let token =
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512), &claims(), &key).unwrap();
     assert_eq!(tokens(SECRET).verify(&token), Err(TokenError::Invalid));
 }
 

@@ -75,11 +75,13 @@ async fn named_constraint_violations_map_to_service_errors() {
         constraint_violation(duplicate.as_ref().unwrap_err()),
         Some(("contracts_work_id_key", ViolationKind::Unique))
     );
-    let mapped: Result<_, Error> = insert("c3", "w1", 10).await.on_constraint("contracts_work_id_key", || Error::AlreadyAwarded);
+    let mapped: Result<_, Error> =
+        insert("c3", "w1", 10).await.on_constraint("contracts_work_id_key", || Error::AlreadyAwarded);
     assert_eq!(mapped.unwrap_err(), Error::AlreadyAwarded);
 
     // A different constraint is not mistaken for the named one.
-    let negative: Result<_, Error> = insert("c4", "w4", -1).await.on_constraint("contracts_work_id_key", || Error::AlreadyAwarded);
+    let negative: Result<_, Error> =
+        insert("c4", "w4", -1).await.on_constraint("contracts_work_id_key", || Error::AlreadyAwarded);
     assert!(matches!(negative, Err(Error::Db(_))));
     let check = insert("c5", "w5", 0).await;
     assert_eq!(
@@ -125,7 +127,10 @@ async fn non_retryable_errors_are_returned_at_once() {
     let attempts = AtomicU32::new(0);
     let result: Result<(), sqlx::Error> = retry_on_conflict(5, || async {
         attempts.fetch_add(1, Ordering::SeqCst);
-        sqlx::query("INSERT INTO contracts (id, work_id, amount) VALUES ('x', 'y', -5)").execute(&pool).await.map(|_| ())
+        sqlx::query("INSERT INTO contracts (id, work_id, amount) VALUES ('x', 'y', -5)")
+            .execute(&pool)
+            .await
+            .map(|_| ())
     })
     .await;
     assert!(result.is_err());

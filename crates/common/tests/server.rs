@@ -16,8 +16,8 @@ fn init_telemetry() {
     TELEMETRY.call_once(|| {
         aex_common::runtime::install_crypto_provider();
         // Keeps the tracer provider alive for the whole test process.
-        let telemetry = aex_common::telemetry::init("server-tests", aex_common::telemetry::LogFormat::Text)
-            .expect("telemetry");
+        let telemetry =
+            aex_common::telemetry::init("server-tests", aex_common::telemetry::LogFormat::Text).expect("telemetry");
         std::mem::forget(telemetry);
     });
 }
@@ -32,18 +32,29 @@ async fn start() -> String {
     init_telemetry();
     let routes = Router::new()
         .route("/ok", get(|| async { "fine" }))
-        .route("/panic", get(|| async {
-            let secret_detail: Option<&str> = None;
-            secret_detail.expect("db password is hunter2");
-            "unreachable"
-        }))
-        .route("/slow", get(|| async {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            "late"
-        }))
+        .route(
+            "/panic",
+            get(|| async {
+                let secret_detail: Option<&str> = None;
+                secret_detail.expect("db password is hunter2");
+                "unreachable"
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "late"
+            }),
+        )
         .route("/orders", post(|Json(order): Json<Order>| async move { format!("{order:?}") }))
         .route("/items/{id}", get(|Path(id): Path<String>| async move { id }))
-        .route("/conflict", get(|| async { ApiError::new(axum::http::StatusCode::CONFLICT, "WORK_ALREADY_AWARDED", "already awarded") }))
+        .route(
+            "/conflict",
+            get(|| async {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "WORK_ALREADY_AWARDED", "already awarded")
+            }),
+        )
         .route("/trace", get(|| async { aex_common::events::outbox::current_traceparent().unwrap_or_default() }))
         .merge(aex_common::server::health_routes("tests", vec![], Some(aex_common::telemetry::metrics_recorder())));
     let mut config = StackConfig::new("tests");

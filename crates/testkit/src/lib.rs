@@ -300,13 +300,8 @@ pub async fn assert_operational(service: &RunningService, name: &str) {
     assert_eq!(ready["dependencies"]["postgres"]["status"], "ok");
     assert_eq!(ready["dependencies"]["nats"]["status"], "ok");
 
-    let missing = service
-        .http
-        .get(service.url("/v1/no-such-route"))
-        .header("x-request-id", "req-test-123")
-        .send()
-        .await
-        .unwrap();
+    let missing =
+        service.http.get(service.url("/v1/no-such-route")).header("x-request-id", "req-test-123").send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.headers()["x-request-id"], "req-test-123");
     let body: serde_json::Value = missing.json().await.unwrap();
@@ -322,13 +317,12 @@ pub async fn assert_operational(service: &RunningService, name: &str) {
 /// Asserts the service migrated its own schema: outbox, inbox and its own migrations table.
 pub async fn assert_schema_migrated(sut: &ServiceUnderTest) {
     let pool = schema_pool(&sut.schema).await;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
-    )
-    .bind(&sut.schema)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1")
+            .bind(&sut.schema)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     for table in ["_sqlx_migrations", "inbox", "outbox"] {
         assert!(tables.iter().any(|t| t == table), "{table} missing from {}: {tables:?}", sut.schema);
     }

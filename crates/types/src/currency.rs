@@ -83,12 +83,7 @@ impl Currency {
     /// Number of decimal digits in the minor unit (2 for USD: cents).
     pub const fn exponent(self) -> u8 {
         match self {
-            Currency::USD
-            | Currency::EUR
-            | Currency::GBP
-            | Currency::CHF
-            | Currency::CAD
-            | Currency::AUD => 2,
+            Currency::USD | Currency::EUR | Currency::GBP | Currency::CHF | Currency::CAD | Currency::AUD => 2,
             Currency::JPY | Currency::KRW => 0,
             Currency::BHD | Currency::KWD => 3,
         }
@@ -111,10 +106,7 @@ impl FromStr for Currency {
 
     /// Parses an exact upper-case ISO code; anything else is [`MoneyError::UnknownCurrency`].
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Currency::ALL
-            .into_iter()
-            .find(|c| c.code() == s)
-            .ok_or(MoneyError::UnknownCurrency)
+        Currency::ALL.into_iter().find(|c| c.code() == s).ok_or(MoneyError::UnknownCurrency)
     }
 }
 

@@ -108,11 +108,7 @@ pub fn div_round_half_even(numerator: i128, denominator: i128) -> Option<i128> {
     if !away_from_zero {
         return Some(quotient);
     }
-    let step = if (numerator < 0) == (denominator < 0) {
-        1
-    } else {
-        -1
-    };
+    let step = if (numerator < 0) == (denominator < 0) { 1 } else { -1 };
     quotient.checked_add(step)
 }
 
@@ -146,9 +142,7 @@ impl Money {
     /// An `i128` intermediate result as money, or [`MoneyError::Overflow`] if it does not
     /// fit in `i64`.
     pub fn from_minor_i128(minor: i128, currency: Currency) -> Result<Money, MoneyError> {
-        i64::try_from(minor)
-            .map(|minor| Money::from_minor(minor, currency))
-            .map_err(|_| MoneyError::Overflow)
+        i64::try_from(minor).map(|minor| Money::from_minor(minor, currency)).map_err(|_| MoneyError::Overflow)
     }
 
     /// Zero in `currency`.
@@ -184,27 +178,18 @@ impl Money {
     /// `self + other`; fails on different currencies or `i64` overflow.
     pub fn checked_add(&self, other: Money) -> Result<Money, MoneyError> {
         let currency = self.same_currency(other)?;
-        self.minor
-            .checked_add(other.minor)
-            .map(|minor| Money::from_minor(minor, currency))
-            .ok_or(MoneyError::Overflow)
+        self.minor.checked_add(other.minor).map(|minor| Money::from_minor(minor, currency)).ok_or(MoneyError::Overflow)
     }
 
     /// `self - other`; fails on different currencies or `i64` overflow.
     pub fn checked_sub(&self, other: Money) -> Result<Money, MoneyError> {
         let currency = self.same_currency(other)?;
-        self.minor
-            .checked_sub(other.minor)
-            .map(|minor| Money::from_minor(minor, currency))
-            .ok_or(MoneyError::Overflow)
+        self.minor.checked_sub(other.minor).map(|minor| Money::from_minor(minor, currency)).ok_or(MoneyError::Overflow)
     }
 
     /// `-self`; fails only for `i64::MIN` minor units.
     pub fn checked_neg(&self) -> Result<Money, MoneyError> {
-        self.minor
-            .checked_neg()
-            .map(|minor| Money::from_minor(minor, self.currency))
-            .ok_or(MoneyError::Overflow)
+        self.minor.checked_neg().map(|minor| Money::from_minor(minor, self.currency)).ok_or(MoneyError::Overflow)
     }
 
     /// Compares two amounts of the same currency; amounts in different currencies have no order.
@@ -288,9 +273,7 @@ impl Money {
             .bytes()
             .chain(frac_digits.bytes())
             .chain(padding)
-            .try_fold(0_i128, |acc, digit| {
-                acc.checked_mul(10)?.checked_add(i128::from(digit - b'0'))
-            })
+            .try_fold(0_i128, |acc, digit| acc.checked_mul(10)?.checked_add(i128::from(digit - b'0')))
             .ok_or(MoneyError::Overflow)?;
         let minor = if negative { -magnitude } else { magnitude };
         Money::from_minor_i128(minor, currency)
@@ -322,10 +305,7 @@ impl Money {
         if self.currency == other.currency {
             Ok(self.currency)
         } else {
-            Err(MoneyError::CurrencyMismatch {
-                left: self.currency,
-                right: other.currency,
-            })
+            Err(MoneyError::CurrencyMismatch { left: self.currency, right: other.currency })
         }
     }
 }

@@ -52,8 +52,7 @@ impl Timestamp {
     /// The instant `millis` milliseconds after the Unix epoch (negative: before it).
     pub fn from_unix_millis(millis: i64) -> Result<Timestamp, TimestampError> {
         let nanos = i128::from(millis) * 1_000_000;
-        let datetime = OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .map_err(|_| TimestampError::OutOfRange)?;
+        let datetime = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| TimestampError::OutOfRange)?;
         Timestamp::try_from(datetime)
     }
 
@@ -75,9 +74,7 @@ impl TryFrom<OffsetDateTime> for Timestamp {
     type Error = TimestampError;
 
     fn try_from(datetime: OffsetDateTime) -> Result<Timestamp, TimestampError> {
-        let utc = datetime
-            .checked_to_offset(UtcOffset::UTC)
-            .ok_or(TimestampError::OutOfRange)?;
+        let utc = datetime.checked_to_offset(UtcOffset::UTC).ok_or(TimestampError::OutOfRange)?;
         if !(0..=9999).contains(&utc.year()) {
             return Err(TimestampError::OutOfRange);
         }

@@ -7,7 +7,11 @@ use aex_common::runtime::{ServiceArgs, ServiceConfig};
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "aex-bid-evaluator", version, about = "AEX bid-evaluator: scoring, disqualification and ranking of bids")]
+#[command(
+    name = "aex-bid-evaluator",
+    version,
+    about = "AEX bid-evaluator: scoring, disqualification and ranking of bids"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,

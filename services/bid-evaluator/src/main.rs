@@ -1,7 +1,7 @@
 //! The `aex-bid-evaluator` binary: scoring, disqualification and ranking of bids.
 
-use aex_common::runtime;
 use aex_bid_evaluator::{Config, DEFAULT_PORT, SERVICE};
+use aex_common::runtime;
 use std::process::ExitCode;
 
 #[tokio::main]

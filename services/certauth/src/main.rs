@@ -1,7 +1,7 @@
 //! The `aex-certauth` binary: agent certificates, CRL, trust and reputation.
 
-use aex_common::runtime;
 use aex_certauth::{Config, DEFAULT_PORT, SERVICE};
+use aex_common::runtime;
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -7,7 +7,11 @@ use aex_common::runtime::{ServiceArgs, ServiceConfig};
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "aex-gateway", version, about = "AEX gateway: the only door into AEX: tenants, API keys, JWT, scopes, rate limits, idempotency and routing")]
+#[command(
+    name = "aex-gateway",
+    version,
+    about = "AEX gateway: the only door into AEX: tenants, API keys, JWT, scopes, rate limits, idempotency and routing"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,

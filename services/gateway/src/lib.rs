@@ -10,11 +10,11 @@ pub use config::Config;
 
 use aex_common::auth::ServiceTokens;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
-use redis_pool::Redis;
-use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
+use redis_pool::Redis;
 use sqlx::PgPool;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

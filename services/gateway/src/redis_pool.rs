@@ -34,10 +34,7 @@ impl Redis {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
             .set_number_of_retries(1);
-        self.manager
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .cloned()
+        self.manager.get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config)).await.cloned()
     }
 }
 
@@ -49,10 +46,8 @@ impl aex_common::server::ReadinessCheck for Redis {
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             let mut connection = self.connection().await.map_err(|_| "unreachable".to_string())?;
-            let pong: String = redis::cmd("PING")
-                .query_async(&mut connection)
-                .await
-                .map_err(|_| "not answering".to_string())?;
+            let pong: String =
+                redis::cmd("PING").query_async(&mut connection).await.map_err(|_| "not answering".to_string())?;
             if pong == "PONG" { Ok(()) } else { Err(format!("unexpected reply {pong}")) }
         })
     }

@@ -7,7 +7,11 @@ use aex_common::runtime::{ServiceArgs, ServiceConfig};
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "aex-settlement", version, about = "AEX settlement: the double-entry ledger, escrow, fee splits, receipts and audit")]
+#[command(
+    name = "aex-settlement",
+    version,
+    about = "AEX settlement: the double-entry ledger, escrow, fee splits, receipts and audit"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,

@@ -7,7 +7,11 @@ use aex_common::runtime::{ServiceArgs, ServiceConfig};
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "aex-work-publisher", version, about = "AEX work-publisher: providers, subscriptions, work, sealed bids, bid windows and contracts")]
+#[command(
+    name = "aex-work-publisher",
+    version,
+    about = "AEX work-publisher: providers, subscriptions, work, sealed bids, bid windows and contracts"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,

@@ -99,11 +99,7 @@ impl ConsumerConfig {
 
     fn retry_delay(&self, delivered: i64) -> Duration {
         let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
-        self.retry_delays
-            .get(index)
-            .or(self.retry_delays.last())
-            .copied()
-            .unwrap_or(Duration::from_secs(1))
+        self.retry_delays.get(index).or(self.retry_delays.last()).copied().unwrap_or(Duration::from_secs(1))
     }
 }
 
@@ -132,18 +128,18 @@ impl<H: EventHandler> ConsumerRunner<H> {
     /// Creates the durable consumer if it does not exist yet.
     pub async fn ensure_consumer(&self) -> Result<PullConsumer, EventError> {
         let stream_name = self.bus.stream_name(self.config.stream);
-        let spec = super::STREAMS
-            .iter()
-            .find(|s| s.name == self.config.stream)
-            .ok_or_else(|| EventError::Consumer {
+        let spec =
+            super::STREAMS.iter().find(|s| s.name == self.config.stream).ok_or_else(|| EventError::Consumer {
                 consumer: self.config.name.clone(),
                 message: format!("unknown stream {}", self.config.stream),
             })?;
         self.bus.ensure_stream(spec).await?;
-        let stream = self.bus.jetstream().get_stream(&stream_name).await.map_err(|e| EventError::Stream {
-            stream: stream_name.clone(),
-            message: e.to_string(),
-        })?;
+        let stream = self
+            .bus
+            .jetstream()
+            .get_stream(&stream_name)
+            .await
+            .map_err(|e| EventError::Stream { stream: stream_name.clone(), message: e.to_string() })?;
         // Retry delays are applied with a delayed negative ack per failure rather than the
         // consumer's server-side backoff list: nats-server 2.9 lets that list override the
         // delay of a NAK, and it would replace the 30 s ack wait with its first entry.
@@ -211,7 +207,10 @@ impl<H: EventHandler> ConsumerRunner<H> {
                     }
                 }
                 Some(Err(error)) => {
-                    return Err(EventError::Consumer { consumer: self.config.name.clone(), message: error.to_string() });
+                    return Err(EventError::Consumer {
+                        consumer: self.config.name.clone(),
+                        message: error.to_string(),
+                    });
                 }
                 None => {
                     return Err(EventError::Consumer {
@@ -321,9 +320,9 @@ impl<H: EventHandler> ConsumerRunner<H> {
     }
 
     async fn ack(&self, message: &async_nats::jetstream::Message, kind: AckKind) -> Result<(), EventError> {
-        message
-            .double_ack_with(kind)
-            .await
-            .map_err(|e| EventError::Consumer { consumer: self.config.name.clone(), message: format!("ack failed: {e}") })
+        message.double_ack_with(kind).await.map_err(|e| EventError::Consumer {
+            consumer: self.config.name.clone(),
+            message: format!("ack failed: {e}"),
+        })
     }
 }

@@ -49,11 +49,7 @@ pub const STREAMS: [StreamSpec; 7] = [
     StreamSpec { name: "CONTRACT", subjects: &["contract.>"], max_age: Duration::from_secs(90 * DAY) },
     StreamSpec { name: "SETTLEMENT", subjects: &["settlement.>"], max_age: Duration::from_secs(90 * DAY) },
     StreamSpec { name: "TRUST", subjects: &["trust.>", "reputation.>"], max_age: Duration::from_secs(90 * DAY) },
-    StreamSpec {
-        name: "CERTIFICATE",
-        subjects: &["certificate.>", "crl.>"],
-        max_age: Duration::from_secs(365 * DAY),
-    },
+    StreamSpec { name: "CERTIFICATE", subjects: &["certificate.>", "crl.>"], max_age: Duration::from_secs(365 * DAY) },
     StreamSpec { name: "DEADLETTER", subjects: &["deadletter.>"], max_age: Duration::from_secs(90 * DAY) },
 ];
 
@@ -131,11 +127,7 @@ impl EventBus {
 
     /// The wire subject of a logical subject such as `work.submitted`.
     pub fn subject(&self, logical: &str) -> String {
-        if self.namespace.is_empty() {
-            logical.to_string()
-        } else {
-            format!("{}.{logical}", self.namespace)
-        }
+        if self.namespace.is_empty() { logical.to_string() } else { format!("{}.{logical}", self.namespace) }
     }
 
     /// The logical subject of a wire subject (inverse of [`EventBus::subject`]).
@@ -185,9 +177,9 @@ impl EventBus {
     /// The stream spec whose subjects cover `logical_subject`, if any.
     pub fn stream_for(logical_subject: &str) -> Option<&'static StreamSpec> {
         STREAMS.iter().find(|spec| {
-            spec.subjects.iter().any(|pattern| {
-                pattern.strip_suffix('>').is_some_and(|prefix| logical_subject.starts_with(prefix))
-            })
+            spec.subjects
+                .iter()
+                .any(|pattern| pattern.strip_suffix('>').is_some_and(|prefix| logical_subject.starts_with(prefix)))
         })
     }
 }

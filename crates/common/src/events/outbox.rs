@@ -59,14 +59,12 @@ pub async fn enqueue<'a, T: Serialize>(
         data: event.data,
     };
     let payload = serde_json::to_vec(&envelope)?;
-    sqlx::query(
-        "INSERT INTO outbox (event_id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&envelope.event_id)
-    .bind(&envelope.event_type)
-    .bind(payload)
-    .bind(&envelope.traceparent)
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO outbox (event_id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)")
+        .bind(&envelope.event_id)
+        .bind(&envelope.event_type)
+        .bind(payload)
+        .bind(&envelope.traceparent)
+        .execute(conn)
+        .await?;
     Ok(envelope)
 }

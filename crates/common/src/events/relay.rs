@@ -292,19 +292,18 @@ impl OutboxRelay {
         .await;
         if let Ok((pending, lag)) = row {
             metrics::gauge!("aex_outbox_pending", "schema" => self.schema.clone()).set(pending as f64);
-            metrics::gauge!("aex_outbox_lag_seconds", "schema" => self.schema.clone()).set(Duration::from_millis(u64::try_from(lag.unwrap_or(0)).unwrap_or(0)).as_secs_f64());
+            metrics::gauge!("aex_outbox_lag_seconds", "schema" => self.schema.clone())
+                .set(Duration::from_millis(u64::try_from(lag.unwrap_or(0)).unwrap_or(0)).as_secs_f64());
         }
     }
 
     async fn delete_expired(&self) -> Result<u64, EventError> {
         let retention_ms = i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX);
-        let deleted = sqlx::query(
-            "DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 millisecond'",
-        )
-        .bind(retention_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let deleted = sqlx::query("DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 millisecond'")
+            .bind(retention_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(deleted)
     }
 }

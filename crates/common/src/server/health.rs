@@ -96,11 +96,9 @@ async fn readiness(State(state): State<HealthState>) -> Response {
 
 async fn render_metrics(State(state): State<HealthState>) -> Response {
     match state.metrics {
-        Some(handle) => (
-            [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "metrics recorder not installed").into_response(),
     }
 }

@@ -38,9 +38,7 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(e) => {
             ApiError::bad_request("MALFORMED_JSON", format!("malformed JSON: {}", e.body_text()))
         }
-        JsonRejection::JsonDataError(e) => {
-            ApiError::bad_request("VALIDATION_ERROR", e.body_text())
-        }
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("VALIDATION_ERROR", e.body_text()),
         JsonRejection::BytesRejection(e) => {
             let status = e.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -65,15 +65,12 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let layer = CorsLayer::new()
-        .allow_methods(AnyOrigin)
-        .allow_headers(AnyOrigin)
-        .expose_headers([X_REQUEST_ID.clone()]);
+    let layer =
+        CorsLayer::new().allow_methods(AnyOrigin).allow_headers(AnyOrigin).expose_headers([X_REQUEST_ID.clone()]);
     if origins.is_empty() {
         return layer.allow_origin(AnyOrigin);
     }
-    let allowed: Vec<HeaderValue> =
-        origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     layer.allow_origin(AllowOrigin::list(allowed))
 }
 
@@ -96,9 +93,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 }
 
 fn is_acceptable_request_id(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= 128
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
@@ -150,12 +145,10 @@ async fn trace_context(req: Request, next: Next) -> Response {
 async fn enforce_timeout(timeout: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TIMEOUT",
-            "the request took too long and was abandoned",
-        )
-        .into_response(),
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", "the request took too long and was abandoned")
+                .into_response()
+        }
     }
 }
 
@@ -205,18 +198,14 @@ async fn normalize_error_bodies(req: Request, next: Next) -> Response {
 
 /// Request count and latency labelled by the matched route, never the raw path.
 async fn record_metrics(req: Request, next: Next) -> Response {
-    let route: Arc<str> = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| Arc::from(p.as_str()))
-        .unwrap_or_else(|| Arc::from("unmatched"));
+    let route: Arc<str> =
+        req.extensions().get::<MatchedPath>().map(|p| Arc::from(p.as_str())).unwrap_or_else(|| Arc::from("unmatched"));
     let method = req.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route.to_string())];
-    metrics::histogram!("aex_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("aex_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     let labels = [("method", labels[0].1.clone()), ("route", route.to_string()), ("status", status)];
     metrics::counter!("aex_http_requests_total", &labels).increment(1);
     response

@@ -21,7 +21,11 @@ struct RecordingHandler {
 }
 
 impl EventHandler for RecordingHandler {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, event: &'a ReceivedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a ReceivedEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let data = &event.envelope.data;
             if data["poison"] == true && self.poison_fails.load(Ordering::SeqCst) {
@@ -145,12 +149,11 @@ async fn a_message_that_always_fails_is_dead_lettered_after_five_deliveries_with
     // The messages behind the poison were handled while it was still being retried.
     for event in &good {
         assert_eq!(effects_of(&fx, &event.event_id).await, 1);
-        let handled_at: time::OffsetDateTime =
-            sqlx::query_scalar("SELECT handled_at FROM effects WHERE event_id = $1")
-                .bind(&event.event_id)
-                .fetch_one(&fx.pool)
-                .await
-                .unwrap();
+        let handled_at: time::OffsetDateTime = sqlx::query_scalar("SELECT handled_at FROM effects WHERE event_id = $1")
+            .bind(&event.event_id)
+            .fetch_one(&fx.pool)
+            .await
+            .unwrap();
         assert!(handled_at < letter.failed_at.inner(), "a later message waited for the poison one");
     }
     shutdown.cancel();

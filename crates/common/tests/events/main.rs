@@ -69,11 +69,7 @@ impl Fixture {
         }
         for seq in state.first_sequence..=state.last_sequence {
             let message = stream.get_raw_message(seq).await.unwrap();
-            let msg_id = message
-                .headers
-                .get("Nats-Msg-Id")
-                .map(|v| v.as_str().to_string())
-                .unwrap_or_default();
+            let msg_id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string()).unwrap_or_default();
             let envelope: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
             out.push((msg_id, envelope["event_id"].as_str().unwrap_or_default().to_string()));
         }

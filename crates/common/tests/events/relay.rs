@@ -41,10 +41,8 @@ async fn every_row_is_published_once_with_its_event_id_as_msg_id() {
 
     let all: Vec<String> = ids.into_iter().chain(more).collect();
     assert_exactly_once(&fx.stream_messages("WORK").await, &all);
-    let (with_seq,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE stream_seq IS NOT NULL")
-        .fetch_one(&fx.pool)
-        .await
-        .unwrap();
+    let (with_seq,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM outbox WHERE stream_seq IS NOT NULL").fetch_one(&fx.pool).await.unwrap();
     assert_eq!(with_seq, 160, "each published row records its stream sequence");
 }
 
@@ -89,10 +87,7 @@ async fn a_stale_relay_cannot_mark_rows_another_relay_took_over() {
     let fresh_claim = fresh.claim().await.unwrap();
     assert_eq!(fresh_claim.rows.len(), 5, "expired lease is taken over");
 
-    let stale_outcome = PublishOutcome {
-        acked: stale_claim.rows.iter().map(|r| (r.id, 1)).collect(),
-        error: None,
-    };
+    let stale_outcome = PublishOutcome { acked: stale_claim.rows.iter().map(|r| (r.id, 1)).collect(), error: None };
     assert_eq!(stale.mark(&stale_claim, &stale_outcome).await.unwrap(), 0, "stale claimer is fenced");
     let outcome = fresh.publish(&fresh_claim).await;
     assert_eq!(fresh.mark(&fresh_claim, &outcome).await.unwrap(), 5);

@@ -41,9 +41,7 @@ fn default_is_usd() {
 
 #[test]
 fn parsing_is_exact_upper_case() {
-    for bad in [
-        "usd", "Usd", " USD", "USD ", "", "US", "USDX", "XXX", "\"USD\"",
-    ] {
+    for bad in ["usd", "Usd", " USD", "USD ", "", "US", "USDX", "XXX", "\"USD\""] {
         let err = bad.parse::<Currency>().unwrap_err();
         assert_eq!(err, MoneyError::UnknownCurrency, "{bad:?}");
         assert_eq!(err.code(), "UNKNOWN_CURRENCY");

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use aex_types::{
-    AccountId, ApiKeyId, BidId, CertRequestId, CertificateId, ContractId, EvaluationId, EventId,
-    IdError, ProviderId, ReceiptId, RequestId, SubscriptionId, TenantId, TransferId, WorkId,
+    AccountId, ApiKeyId, BidId, CertRequestId, CertificateId, ContractId, EvaluationId, EventId, IdError, ProviderId,
+    ReceiptId, RequestId, SubscriptionId, TenantId, TransferId, WorkId,
 };
 use proptest::prelude::*;
 
@@ -17,9 +17,8 @@ macro_rules! check_id_type {
         assert_eq!($name::PREFIX, $prefix);
         let id = $name::new();
         let text = id.to_string();
-        let body = text
-            .strip_prefix(concat!($prefix, "_"))
-            .unwrap_or_else(|| panic!("{text} lacks the prefix {}", $prefix));
+        let body =
+            text.strip_prefix(concat!($prefix, "_")).unwrap_or_else(|| panic!("{text} lacks the prefix {}", $prefix));
         assert_eq!(body.len(), 26, "{text}");
         assert!(body.chars().all(|c| CROCKFORD.contains(c)), "{text}");
         assert_eq!(id.as_str(), text);
@@ -58,10 +57,7 @@ fn new_ids_are_distinct_and_carry_128_bits() {
     assert_eq!(ids.len(), 2000);
     // 128 bits in 26 × 5: the first character holds the top 3 bits, so it is 0-7, and over
     // 2000 ids each of those 8 values shows up.
-    let firsts: HashSet<char> = ids
-        .iter()
-        .filter_map(|id| id["work_".len()..].chars().next())
-        .collect();
+    let firsts: HashSet<char> = ids.iter().filter_map(|id| id["work_".len()..].chars().next()).collect();
     assert_eq!(firsts, "01234567".chars().collect());
     // The last character holds 5 full bits: all 32 symbols appear.
     let lasts: HashSet<char> = ids.iter().filter_map(|id| id.chars().last()).collect();
@@ -85,10 +81,7 @@ fn malformed_ids_are_rejected_with_a_reason() {
         ("work_".to_owned(), IdError::WrongLength),
         (format!("work_{body}0"), IdError::WrongLength),
         (format!("work_{}", &body[1..]), IdError::WrongLength),
-        (
-            format!("work_{}", body.to_uppercase()),
-            IdError::InvalidCharacter,
-        ),
+        (format!("work_{}", body.to_uppercase()), IdError::InvalidCharacter),
         (format!("work_{}i", &body[1..]), IdError::InvalidCharacter),
         (format!("work_{}l", &body[1..]), IdError::InvalidCharacter),
         (format!("work_{}o", &body[1..]), IdError::InvalidCharacter),
@@ -100,61 +93,35 @@ fn malformed_ids_are_rejected_with_a_reason() {
     for (text, expected) in table {
         assert_eq!(text.parse::<WorkId>(), Err(expected), "{text:?}");
     }
-    assert_eq!(
-        format!("work_{body}")
-            .parse::<WorkId>()
-            .map(|id| id.into_string()),
-        Ok(format!("work_{body}"))
-    );
+    assert_eq!(format!("work_{body}").parse::<WorkId>().map(|id| id.into_string()), Ok(format!("work_{body}")));
 }
 
 #[test]
 fn prefixes_that_extend_each_other_do_not_mix() {
     let request = CertRequestId::new().into_string();
     let certificate = CertificateId::new().into_string();
-    assert_eq!(
-        request.parse::<CertificateId>(),
-        Err(IdError::WrongPrefix { expected: "cert" })
-    );
-    assert_eq!(
-        certificate.parse::<CertRequestId>(),
-        Err(IdError::WrongPrefix {
-            expected: "certreq"
-        })
-    );
+    assert_eq!(request.parse::<CertificateId>(), Err(IdError::WrongPrefix { expected: "cert" }));
+    assert_eq!(certificate.parse::<CertRequestId>(), Err(IdError::WrongPrefix { expected: "certreq" }));
 }
 
 #[test]
 fn errors_have_a_stable_code_and_no_echo_of_input() {
-    for err in [
-        IdError::WrongPrefix { expected: "work" },
-        IdError::WrongLength,
-        IdError::InvalidCharacter,
-    ] {
+    for err in [IdError::WrongPrefix { expected: "work" }, IdError::WrongLength, IdError::InvalidCharacter] {
         assert_eq!(err.code(), "INVALID_ID");
     }
-    assert_eq!(
-        IdError::WrongPrefix { expected: "work" }.to_string(),
-        "id must start with 'work_'"
-    );
+    assert_eq!(IdError::WrongPrefix { expected: "work" }.to_string(), "id must start with 'work_'");
 }
 
 #[test]
 fn serde_validates_on_the_way_in() {
     let err = serde_json::from_str::<WorkId>("\"bid_0123456789abcdefghjkmnpqrs\"").unwrap_err();
-    assert!(
-        err.to_string().contains("id must start with 'work_'"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("id must start with 'work_'"), "{err}");
     assert!(serde_json::from_str::<WorkId>("\"work_short\"").is_err());
     assert!(serde_json::from_str::<WorkId>("42").is_err());
     assert!(serde_json::from_str::<WorkId>("null").is_err());
     // Escaped JSON strings arrive owned rather than borrowed; they validate too.
     let escaped = "\"work_0123456789abcdefghjkmnpqr\\u0073\"";
-    assert_eq!(
-        serde_json::from_str::<WorkId>(escaped).unwrap().as_str(),
-        "work_0123456789abcdefghjkmnpqrs"
-    );
+    assert_eq!(serde_json::from_str::<WorkId>(escaped).unwrap().as_str(), "work_0123456789abcdefghjkmnpqrs");
 }
 
 proptest! {

@@ -19,8 +19,7 @@ fn any_currency() -> impl Strategy<Value = Currency> {
 }
 
 fn digits(range: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::char::range('0', '9'), range)
-        .prop_map(|chars| chars.into_iter().collect())
+    proptest::collection::vec(proptest::char::range('0', '9'), range).prop_map(|chars| chars.into_iter().collect())
 }
 
 #[test]
@@ -50,11 +49,7 @@ fn parses_valid_decimals() {
         ("-9223372036854775.808", KWD, i64::MIN),
     ];
     for (text, currency, minor) in table {
-        assert_eq!(
-            Money::parse_decimal(text, currency),
-            Ok(Money::from_minor(minor, currency)),
-            "{text} {currency}"
-        );
+        assert_eq!(Money::parse_decimal(text, currency), Ok(Money::from_minor(minor, currency)), "{text} {currency}");
     }
 }
 
@@ -113,18 +108,10 @@ fn rejects_malformed_decimals_with_the_right_error() {
         ("-92233720368547758.09", USD, Overflow),
         ("9223372036854775808", JPY, Overflow),
         ("9223372036854775.808", BHD, Overflow),
-        (
-            "99999999999999999999999999999999999999999999",
-            USD,
-            Overflow,
-        ),
+        ("99999999999999999999999999999999999999999999", USD, Overflow),
     ];
     for (text, currency, expected) in table {
-        assert_eq!(
-            Money::parse_decimal(text, currency),
-            Err(expected),
-            "{text:?} {currency}"
-        );
+        assert_eq!(Money::parse_decimal(text, currency), Err(expected), "{text:?} {currency}");
     }
 }
 
@@ -164,35 +151,16 @@ fn errors_have_stable_codes_and_messages() {
         (MultipleDecimalPoints, "INVALID_AMOUNT"),
         (ExponentNotation, "INVALID_AMOUNT"),
         (InvalidCharacter, "INVALID_AMOUNT"),
-        (
-            TooManyFractionDigits { currency: JPY },
-            "TOO_MANY_FRACTION_DIGITS",
-        ),
+        (TooManyFractionDigits { currency: JPY }, "TOO_MANY_FRACTION_DIGITS"),
         (Overflow, "AMOUNT_OVERFLOW"),
-        (
-            CurrencyMismatch {
-                left: USD,
-                right: JPY,
-            },
-            "CURRENCY_MISMATCH",
-        ),
+        (CurrencyMismatch { left: USD, right: JPY }, "CURRENCY_MISMATCH"),
         (UnknownCurrency, "UNKNOWN_CURRENCY"),
     ];
     for (err, code) in table {
         assert_eq!(err.code(), code, "{err:?}");
     }
-    assert_eq!(
-        TooManyFractionDigits { currency: USD }.to_string(),
-        "USD amounts allow at most 2 fraction digits"
-    );
-    assert_eq!(
-        CurrencyMismatch {
-            left: USD,
-            right: JPY
-        }
-        .to_string(),
-        "currency mismatch: USD and JPY"
-    );
+    assert_eq!(TooManyFractionDigits { currency: USD }.to_string(), "USD amounts allow at most 2 fraction digits");
+    assert_eq!(CurrencyMismatch { left: USD, right: JPY }.to_string(), "currency mismatch: USD and JPY");
 }
 
 #[test]
@@ -206,38 +174,20 @@ fn constructors_and_predicates() {
     let one = Money::from_minor(1, USD);
     assert!(one.is_positive() && !one.is_zero() && !one.is_negative());
 
-    assert_eq!(
-        Money::from_minor_i128(i128::from(i64::MAX), USD),
-        Ok(Money::from_minor(i64::MAX, USD))
-    );
-    assert_eq!(
-        Money::from_minor_i128(i128::from(i64::MIN), USD),
-        Ok(Money::from_minor(i64::MIN, USD))
-    );
-    assert_eq!(
-        Money::from_minor_i128(i128::from(i64::MAX) + 1, USD),
-        Err(MoneyError::Overflow)
-    );
-    assert_eq!(
-        Money::from_minor_i128(i128::from(i64::MIN) - 1, USD),
-        Err(MoneyError::Overflow)
-    );
+    assert_eq!(Money::from_minor_i128(i128::from(i64::MAX), USD), Ok(Money::from_minor(i64::MAX, USD)));
+    assert_eq!(Money::from_minor_i128(i128::from(i64::MIN), USD), Ok(Money::from_minor(i64::MIN, USD)));
+    assert_eq!(Money::from_minor_i128(i128::from(i64::MAX) + 1, USD), Err(MoneyError::Overflow));
+    assert_eq!(Money::from_minor_i128(i128::from(i64::MIN) - 1, USD), Err(MoneyError::Overflow));
 }
 
 #[test]
 fn checked_ops_reject_mixed_currencies_and_overflow() {
     let usd = Money::from_minor(100, USD);
     let eur = Money::from_minor(100, Currency::EUR);
-    let mismatch = Err(MoneyError::CurrencyMismatch {
-        left: USD,
-        right: Currency::EUR,
-    });
+    let mismatch = Err(MoneyError::CurrencyMismatch { left: USD, right: Currency::EUR });
     assert_eq!(usd.checked_add(eur), mismatch);
     assert_eq!(usd.checked_sub(eur), mismatch);
-    assert_eq!(
-        usd.checked_cmp(eur),
-        mismatch.map(|_: Money| Ordering::Equal)
-    );
+    assert_eq!(usd.checked_cmp(eur), mismatch.map(|_: Money| Ordering::Equal));
 
     let max = Money::from_minor(i64::MAX, USD);
     let min = Money::from_minor(i64::MIN, USD);
@@ -275,23 +225,14 @@ fn apply_bps_rounds_half_even() {
             "{minor} × {bps} bps"
         );
     }
-    assert_eq!(
-        Money::from_minor(i64::MAX, USD).apply_bps(10_001),
-        Err(MoneyError::Overflow)
-    );
-    assert_eq!(
-        Money::from_minor(i64::MIN, USD).apply_bps(u32::MAX),
-        Err(MoneyError::Overflow)
-    );
+    assert_eq!(Money::from_minor(i64::MAX, USD).apply_bps(10_001), Err(MoneyError::Overflow));
+    assert_eq!(Money::from_minor(i64::MIN, USD).apply_bps(u32::MAX), Err(MoneyError::Overflow));
 }
 
 #[test]
 fn serde_is_minor_and_currency_code() {
     let money = Money::from_minor(1250, USD);
-    assert_eq!(
-        serde_json::to_value(money).unwrap(),
-        json!({"minor": 1250, "currency": "USD"})
-    );
+    assert_eq!(serde_json::to_value(money).unwrap(), json!({"minor": 1250, "currency": "USD"}));
     let back: Money = serde_json::from_str(r#"{"minor":-5,"currency":"BHD"}"#).unwrap();
     assert_eq!(back, Money::from_minor(-5, BHD));
     let extreme = Money::from_minor(i64::MIN, KWD);

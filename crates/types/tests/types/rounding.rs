@@ -8,11 +8,7 @@ use proptest::prelude::*;
 /// A slow, obviously correct reference: floor division, then compare twice the remainder with
 /// the denominator. Only for inputs where `2 * |denominator|` and `-numerator` fit in i128.
 pub fn reference_div_round_half_even(numerator: i128, denominator: i128) -> i128 {
-    let (n, d) = if denominator < 0 {
-        (-numerator, -denominator)
-    } else {
-        (numerator, denominator)
-    };
+    let (n, d) = if denominator < 0 { (-numerator, -denominator) } else { (numerator, denominator) };
     let floor = n.div_euclid(d);
     let remainder = n.rem_euclid(d);
     match (2 * remainder).cmp(&d) {
@@ -81,12 +77,7 @@ fn zero_denominator_and_overflow_are_none() {
 }
 
 fn denominator() -> impl Strategy<Value = i128> {
-    prop_oneof![
-        1_i128..=20,
-        -20_i128..=-1,
-        1_i128..(1 << 60),
-        -(1_i128 << 60)..0,
-    ]
+    prop_oneof![1_i128..=20, -20_i128..=-1, 1_i128..(1 << 60), -(1_i128 << 60)..0,]
 }
 
 proptest! {

@@ -30,21 +30,11 @@ fn unix_millis_map_to_rfc3339() {
 #[test]
 fn out_of_range_is_rejected() {
     for millis in [MIN_MILLIS - 1, MAX_MILLIS + 1, i64::MAX, i64::MIN] {
-        assert_eq!(
-            Timestamp::from_unix_millis(millis),
-            Err(TimestampError::OutOfRange),
-            "{millis}"
-        );
+        assert_eq!(Timestamp::from_unix_millis(millis), Err(TimestampError::OutOfRange), "{millis}");
     }
-    assert_eq!(
-        Timestamp::try_from(datetime!(-0001-12-31 23:59:59 UTC)),
-        Err(TimestampError::OutOfRange)
-    );
+    assert_eq!(Timestamp::try_from(datetime!(-0001-12-31 23:59:59 UTC)), Err(TimestampError::OutOfRange));
     // In range at its own offset, but year 10000 in UTC.
-    assert_eq!(
-        Timestamp::try_from(datetime!(9999-12-31 23:00:00 -02:00)),
-        Err(TimestampError::OutOfRange)
-    );
+    assert_eq!(Timestamp::try_from(datetime!(9999-12-31 23:00:00 -02:00)), Err(TimestampError::OutOfRange));
     assert_eq!(TimestampError::OutOfRange.code(), "INVALID_TIMESTAMP");
 }
 
@@ -55,25 +45,14 @@ fn offsets_are_converted_to_utc_and_nanoseconds_truncated() {
     assert_eq!(t.inner().offset(), UtcOffset::UTC);
     assert_eq!(t.inner(), datetime!(2024-05-01 12:00:00.123456 UTC));
 
-    let from_datetime =
-        Timestamp::try_from(datetime!(2024-05-01 09:00:00.000000999 -03:00)).unwrap();
+    let from_datetime = Timestamp::try_from(datetime!(2024-05-01 09:00:00.000000999 -03:00)).unwrap();
     assert_eq!(from_datetime.to_string(), "2024-05-01T12:00:00Z");
-    assert_eq!(
-        OffsetDateTime::from(from_datetime),
-        datetime!(2024-05-01 12:00 UTC)
-    );
+    assert_eq!(OffsetDateTime::from(from_datetime), datetime!(2024-05-01 12:00 UTC));
 }
 
 #[test]
 fn malformed_text_is_rejected() {
-    for bad in [
-        "",
-        "2024-05-01",
-        "2024-05-01T12:00Z",
-        "2024-05-01T12:00:00",
-        "yesterday",
-        "1714564800",
-    ] {
+    for bad in ["", "2024-05-01", "2024-05-01T12:00Z", "2024-05-01T12:00:00", "yesterday", "1714564800"] {
         let err = bad.parse::<Timestamp>().unwrap_err();
         assert_eq!(err, TimestampError::Malformed, "{bad:?}");
         assert_eq!(err.code(), "INVALID_TIMESTAMP");

@@ -11,6 +11,7 @@ use clap::Parser;
 pub async fn start() -> (RunningService, ServiceUnderTest) {
     let sut = ServiceUnderTest::new("aex-settlement", aex_settlement::SCHEMA);
     let config = aex_settlement::Config::try_parse_from(sut.args()).expect("test configuration parses");
-    let running = aex_testkit::spawn_service(|listener, shutdown| aex_settlement::run(config, listener, shutdown)).await;
+    let running =
+        aex_testkit::spawn_service(|listener, shutdown| aex_settlement::run(config, listener, shutdown)).await;
     (running, sut)
 }

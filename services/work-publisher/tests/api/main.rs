@@ -11,6 +11,7 @@ use clap::Parser;
 pub async fn start() -> (RunningService, ServiceUnderTest) {
     let sut = ServiceUnderTest::new("aex-work-publisher", aex_work_publisher::SCHEMA);
     let config = aex_work_publisher::Config::try_parse_from(sut.args()).expect("test configuration parses");
-    let running = aex_testkit::spawn_service(|listener, shutdown| aex_work_publisher::run(config, listener, shutdown)).await;
+    let running =
+        aex_testkit::spawn_service(|listener, shutdown| aex_work_publisher::run(config, listener, shutdown)).await;
     (running, sut)
 }
