@@ -1,0 +1,3 @@
+//! Settlement's pure rules: no I/O, property-tested.
+
+pub mod fees;
