@@ -4,7 +4,7 @@
 //! Run with `deploy/local/stack bench` (or `cargo bench -p aex-common --bench outbox_latency`
 //! after `eval "$(deploy/local/stack env)"`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
 
 use aex_common::events::consumer::{ConsumerConfig, ConsumerRunner, EventHandler, HandlerError, ReceivedEvent};
 use aex_common::events::outbox::{self, NewEvent};

@@ -304,6 +304,7 @@ pub async fn assert_operational(service: &RunningService, name: &str) {
         service.http.get(service.url("/v1/no-such-route")).header("x-request-id", "req-test-123").send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.headers()["x-request-id"], "req-test-123");
+    assert_eq!(missing.headers()["x-aex-service"], name, "every response names its service");
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "NOT_FOUND");
     assert_eq!(body["error"]["request_id"], "req-test-123");

@@ -21,6 +21,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The request id header, echoed on every response.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Names the service that produced a response, so routing can be verified end to end.
+pub static X_AEX_SERVICE: HeaderName = HeaderName::from_static("x-aex-service");
 
 /// The request id of the current request, as an axum extension.
 #[derive(Debug, Clone)]
@@ -50,6 +52,7 @@ impl StackConfig {
 /// Wraps `router` in the standard stack. Apply it last, after all routes are added.
 pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
     let timeout = config.request_timeout;
+    let service = HeaderValue::from_static(config.service);
     // Listed innermost first: the request id wraps everything, so every response carries it;
     // error normalisation sits outside the timeout and body limits it rewrites.
     router
@@ -61,6 +64,13 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
         .layer(cors_layer(&config.cors_origins))
         .layer(middleware::from_fn(trace_context))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::map_response(move |mut response: Response| {
+            let service = service.clone();
+            async move {
+                response.headers_mut().insert(X_AEX_SERVICE.clone(), service);
+                response
+            }
+        }))
         .layer(middleware::from_fn(request_id))
 }
 

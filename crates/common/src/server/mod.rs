@@ -10,7 +10,7 @@ mod middleware;
 pub use error::{ApiError, ErrorBody, ErrorEnvelope, REQUEST_ID, code_for_status, current_request_id};
 pub use health::{ReadinessCheck, health_routes};
 pub use json::Json;
-pub use middleware::{RequestId, StackConfig, X_REQUEST_ID, apply_stack};
+pub use middleware::{RequestId, StackConfig, X_AEX_SERVICE, X_REQUEST_ID, apply_stack};
 
 use axum::Router;
 use std::io;
