@@ -1,3 +1,4 @@
 //! Settlement's pure rules: no I/O, property-tested.
 
 pub mod fees;
+pub mod ledger;
