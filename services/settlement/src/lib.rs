@@ -5,6 +5,11 @@
 
 mod config;
 pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ledger;
+pub mod service;
+pub mod store;
 
 pub use config::Config;
 
@@ -12,7 +17,10 @@ use aex_common::auth::ServiceTokens;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
+use ledger::Ledger;
 use sqlx::PgPool;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -31,11 +39,23 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: ServiceTokens,
+    pub ledger: Ledger,
 }
 
 /// The service's own routes (the operational ones are added by the platform).
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route("/v1/balance", get(http::balance::get_balance))
+        .route("/v1/deposits", post(http::funds::deposit))
+        .route("/v1/withdrawals", post(http::funds::withdraw))
+        .route("/v1/transfers", post(http::transfers::create_transfers))
+        .route("/v1/accounts", get(http::accounts::list_accounts))
+        .route("/v1/accounts/{id}", get(http::accounts::get_account))
+        .route("/v1/accounts/{id}/entries", get(http::accounts::list_entries))
+        .route("/v1/fees/policy", get(http::fees::policy))
+        .route("/v1/audit/journal", get(http::audit::export))
+        .route("/v1/audit/journal/verify", get(http::audit::verify))
+        .with_state(state)
 }
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
@@ -49,6 +69,14 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         tokens: &config.tokens,
     };
     let platform = Platform::start(spec, shutdown).await?;
-    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone() };
+    let (ledger, batcher) = Ledger::start(platform.pool.clone(), platform.shutdown.clone());
+    platform.spawn(batcher);
+    platform.spawn(ledger::expire_lapsed_holds(
+        platform.pool.clone(),
+        ledger.clone(),
+        Duration::from_secs(1),
+        platform.shutdown.clone(),
+    ));
+    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ledger };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

@@ -496,10 +496,12 @@ fn decide_resolution(view: &mut LedgerView, request: &TransferRequest, pending_i
         PendingStatus::Expired => return rejected(request, TransferCode::PendingTransferExpired),
         PendingStatus::Pending => {}
     }
-    if pending.timeout_at_ms.is_some_and(|deadline| now_ms >= deadline) {
+    let post = matches!(request.kind, TransferKind::PostPending { .. });
+    // A lapsed reservation can no longer be posted; releasing it is how it expires.
+    let lapsed = pending.timeout_at_ms.is_some_and(|deadline| now_ms >= deadline);
+    if lapsed && post {
         return rejected(request, TransferCode::PendingTransferExpired);
     }
-    let post = matches!(request.kind, TransferKind::PostPending { .. });
     let posted_amount = if post { request.amount } else { 0 };
     if posted_amount > pending.amount {
         return rejected(request, TransferCode::ExceedsPendingAmount);
@@ -526,7 +528,11 @@ fn decide_resolution(view: &mut LedgerView, request: &TransferRequest, pending_i
         credit.credits_pending = credits_pending;
         credit.credits_posted = credits_posted;
     }
-    let status = if post { PendingStatus::Posted } else { PendingStatus::Voided };
+    let status = match (post, lapsed) {
+        (true, _) => PendingStatus::Posted,
+        (false, true) => PendingStatus::Expired,
+        (false, false) => PendingStatus::Voided,
+    };
     if let Some(stored) = view.pending.get_mut(pending_id) {
         stored.status = status;
     }
@@ -662,6 +668,10 @@ mod tests {
         apply(&mut v, &[hold]);
         let post = request("p", "", "", 10, TransferKind::PostPending { pending_id: "h".into() });
         assert_eq!(codes(&apply(&mut v, &[post])), vec![TransferCode::PendingTransferExpired]);
+        let expire = request("x", "", "", 0, TransferKind::VoidPending { pending_id: "h".into() });
+        assert_eq!(codes(&apply(&mut v, &[expire])), vec![TransferCode::Ok]);
+        assert_eq!(v.pending["h"].status, PendingStatus::Expired);
+        assert_eq!(v.accounts["acct_0"].available(), 100, "the reservation is released");
         let missing = request("m", "", "", 10, TransferKind::PostPending { pending_id: "nope".into() });
         assert_eq!(codes(&apply(&mut v, &[missing])), vec![TransferCode::PendingTransferNotFound]);
     }

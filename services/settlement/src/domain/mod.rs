@@ -1,4 +1,5 @@
 //! Settlement's pure rules: no I/O, property-tested.
 
 pub mod fees;
+pub mod journal;
 pub mod ledger;

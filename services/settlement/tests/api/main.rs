@@ -2,10 +2,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
+mod funds;
 mod operations;
+mod transfers;
 
+use aex_common::auth::ServiceTokens;
+use aex_common::secret::Secret;
 use aex_testkit::{RunningService, ServiceUnderTest};
 use clap::Parser;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The running service plus what tests need to call it as any tenant.
+pub struct Settlement {
+    pub service: RunningService,
+    pub sut: ServiceUnderTest,
+    pub tokens: ServiceTokens,
+}
 
 /// Starts the real service on 127.0.0.1:0 in its own schema and NATS namespace.
 pub async fn start() -> (RunningService, ServiceUnderTest) {
@@ -14,4 +28,88 @@ pub async fn start() -> (RunningService, ServiceUnderTest) {
     let running =
         aex_testkit::spawn_service(|listener, shutdown| aex_settlement::run(config, listener, shutdown)).await;
     (running, sut)
+}
+
+impl Settlement {
+    pub async fn start() -> Self {
+        let (service, sut) = start().await;
+        let tokens = ServiceTokens::new(&Secret::new(sut.token_secret.clone()), Duration::from_secs(300)).unwrap();
+        Self { service, sut, tokens }
+    }
+
+    /// A service token as the gateway would mint it for `tenant` with `scopes`.
+    pub fn token(&self, tenant: &str, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.tokens.mint("gateway", Some(tenant), &scopes, None).unwrap()
+    }
+
+    pub fn tenant(&self, tenant: &str) -> Caller<'_> {
+        Caller { settlement: self, token: self.token(tenant, &["read", "billing:write"]) }
+    }
+
+    pub fn admin(&self) -> Caller<'_> {
+        Caller { settlement: self, token: self.token("tenant_operator", &["admin"]) }
+    }
+}
+
+/// Calls the service with one principal's token.
+pub struct Caller<'a> {
+    pub settlement: &'a Settlement,
+    pub token: String,
+}
+
+impl Caller<'_> {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .settlement
+            .service
+            .http
+            .get(self.settlement.service.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_with_key(path, body, None).await
+    }
+
+    pub async fn post_with_key(&self, path: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut request =
+            self.settlement.service.http.post(self.settlement.service.url(path)).bearer_auth(&self.token).json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Deposits `amount` and asserts it was accepted.
+    pub async fn deposit(&self, amount: &str) -> Value {
+        let (status, body) = self.post("/v1/deposits", &serde_json::json!({ "amount": amount })).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn balance_minor(&self) -> i64 {
+        let (status, body) = self.get("/v1/balance").await;
+        assert_eq!(status, 200, "{body}");
+        body["balance_minor"].as_i64().unwrap()
+    }
+
+    /// The id of the caller's USD account (created by a balance read if needed).
+    pub async fn account_id(&self) -> String {
+        self.get("/v1/balance").await;
+        let (_, body) = self.get("/v1/accounts").await;
+        body["accounts"][0]["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A fresh tenant id.
+pub fn tenant() -> String {
+    aex_types::TenantId::new().to_string()
 }

@@ -1,0 +1,296 @@
+//! `POST /v1/transfers`: one transfer, or a batch of up to 8189 answered item by item in
+//! request order. The caller can only debit its own accounts and credit tenant accounts.
+//!
+//! Result codes and their precedence are those of [`crate::domain::ledger::TransferCode`];
+//! an account the caller may not use answers as not found, so existence does not leak.
+
+use super::parse_amount;
+use crate::AppState;
+use crate::domain::ledger::{TransferCode, TransferKind, TransferRequest};
+use crate::error::{Error, Result};
+use crate::ledger::MAX_BATCH;
+use crate::store::accounts;
+use crate::store::transfers::TransferRow;
+use aex_common::auth::Principal;
+use aex_common::server::{ApiError, Json};
+use aex_types::{Currency, Money, Timestamp};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// Stands in for an account the caller may not debit, so the ledger answers "not found".
+const HIDDEN_DEBIT: &str = "hidden:debit";
+const HIDDEN_CREDIT: &str = "hidden:credit";
+const HIDDEN_PENDING: &str = "hidden:pending";
+
+/// A committed transfer on the wire.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TransferView {
+    pub id: String,
+    /// AEX name for the id of deposits and withdrawals.
+    pub transaction_id: String,
+    #[serde(rename = "type")]
+    pub kind_label: String,
+    pub status: String,
+    pub debit_account_id: String,
+    pub credit_account_id: String,
+    pub amount: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub code: String,
+    pub reference: Option<String>,
+    pub kind: String,
+    pub pending_id: Option<String>,
+    pub pending_status: Option<String>,
+    pub timeout_at: Option<String>,
+    pub journal_seq: i64,
+    pub created_at: String,
+}
+
+impl TransferView {
+    pub fn from_row(row: &TransferRow, label: &str) -> Self {
+        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let timestamp = |t: time::OffsetDateTime| Timestamp::try_from(t).map(|t| t.to_string()).unwrap_or_default();
+        Self {
+            id: row.id.clone(),
+            transaction_id: row.id.clone(),
+            kind_label: label.to_string(),
+            status: match row.pending_status.as_deref() {
+                Some(status) => status.to_string(),
+                None => "completed".to_string(),
+            },
+            debit_account_id: row.debit_account_id.clone(),
+            credit_account_id: row.credit_account_id.clone(),
+            amount: Money::from_minor(row.amount, currency).to_decimal_string(),
+            amount_minor: row.amount,
+            currency: row.currency.clone(),
+            code: row.code.clone(),
+            reference: row.reference.clone(),
+            kind: row.kind.clone(),
+            pending_id: row.pending_id.clone(),
+            pending_status: row.pending_status.clone(),
+            timeout_at: row.timeout_at.map(timestamp),
+            journal_seq: row.journal_seq,
+            created_at: timestamp(row.created_at),
+        }
+    }
+}
+
+/// One requested transfer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferItem {
+    pub id: String,
+    #[serde(default)]
+    pub debit_account_id: Option<String>,
+    #[serde(default)]
+    pub credit_account_id: Option<String>,
+    #[serde(default)]
+    pub amount: Value,
+    pub currency: Option<String>,
+    pub code: Option<String>,
+    pub reference: Option<String>,
+    /// Reserve instead of moving (two-phase).
+    #[serde(default)]
+    pub pending: bool,
+    /// For a pending transfer: seconds until it lapses.
+    pub timeout_seconds: Option<u32>,
+    pub post_pending_id: Option<String>,
+    pub void_pending_id: Option<String>,
+    /// This transfer and the next take effect together or not at all.
+    #[serde(default)]
+    pub linked: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemResult {
+    pub index: usize,
+    pub id: String,
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    pub results: Vec<ItemResult>,
+    pub committed: usize,
+    pub failed: usize,
+}
+
+pub async fn create_transfers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Value>,
+) -> Result<Response> {
+    principal.require_scope("billing:write")?;
+    let tenant_id = principal.require_tenant()?.to_string();
+    let (items, single) = match body {
+        Value::Array(items) => (items, false),
+        Value::Object(mut map) if map.contains_key("transfers") => match map.remove("transfers") {
+            Some(Value::Array(items)) => (items, false),
+            _ => return Err(Error::validation("transfers must be an array")),
+        },
+        object @ Value::Object(_) => (vec![object], true),
+        _ => return Err(Error::validation("expected a transfer object or an array of transfers")),
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(Error::BatchSize);
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let item: TransferItem =
+            serde_json::from_value(item).map_err(|e| Error::validation(format!("transfers[{index}]: {e}")))?;
+        parsed.push(to_request(item, index)?);
+    }
+    let requests = restrict_to_caller(&state, &tenant_id, parsed).await?;
+    let outcomes = state.ledger.submit(requests).await?;
+
+    if single {
+        let outcome = outcomes.into_iter().next().ok_or(Error::Unavailable)?;
+        return Ok(match (outcome.code, outcome.transfer) {
+            (TransferCode::Ok | TransferCode::Exists, Some(row)) => {
+                (StatusCode::CREATED, Json(TransferView::from_row(&row, "transfer"))).into_response()
+            }
+            (code, _) => single_failure(code).into_response(),
+        });
+    }
+    let results: Vec<ItemResult> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| ItemResult {
+            index,
+            id: outcome.id,
+            result: outcome.code.as_str(),
+            transfer: outcome.transfer.as_ref().map(|row| TransferView::from_row(row, "transfer")),
+        })
+        .collect();
+    let committed = results.iter().filter(|r| r.transfer.is_some()).count();
+    let failed = results.len() - committed;
+    Ok((StatusCode::OK, Json(BatchResponse { results, committed, failed })).into_response())
+}
+
+fn single_failure(code: TransferCode) -> ApiError {
+    let status = match code {
+        TransferCode::InsufficientFunds => StatusCode::PAYMENT_REQUIRED,
+        TransferCode::ExistsWithDifferentFields => StatusCode::CONFLICT,
+        TransferCode::DebitAccountNotFound
+        | TransferCode::CreditAccountNotFound
+        | TransferCode::PendingTransferNotFound => StatusCode::NOT_FOUND,
+        TransferCode::PendingTransferAlreadyPosted
+        | TransferCode::PendingTransferAlreadyVoided
+        | TransferCode::PendingTransferExpired => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, code.as_str(), format!("transfer refused: {}", code.as_str()))
+}
+
+fn to_request(item: TransferItem, index: usize) -> Result<TransferRequest> {
+    let field = |name: &str| format!("transfers[{index}].{name}");
+    if item.id.is_empty() || item.id.len() > 128 || !item.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::validation(format!("{} must be 1 to 128 visible ASCII characters", field("id"))));
+    }
+    let currency: Currency = match item.currency.as_deref() {
+        Some(code) => code.parse().map_err(|_| Error::UnknownCurrency(code.to_string()))?,
+        None => Currency::DEFAULT,
+    };
+    let resolution = match (item.post_pending_id, item.void_pending_id) {
+        (Some(_), Some(_)) => {
+            return Err(Error::validation(format!(
+                "{}: post_pending_id and void_pending_id exclude each other",
+                field("id")
+            )));
+        }
+        (Some(id), None) => Some(TransferKind::PostPending { pending_id: id }),
+        (None, Some(id)) => Some(TransferKind::VoidPending { pending_id: id }),
+        (None, None) => None,
+    };
+    let amount = match (&resolution, &item.amount) {
+        (Some(TransferKind::VoidPending { .. }), Value::Null) => 0,
+        _ => parse_amount(&item.amount, currency, "amount")?.minor(),
+    };
+    let kind = match resolution {
+        Some(kind) => kind,
+        None if item.pending => {
+            let timeout_at_ms = item
+                .timeout_seconds
+                .map(|s| Timestamp::now().unix_millis().saturating_add(i64::from(s).saturating_mul(1000)));
+            TransferKind::Pending { timeout_at_ms }
+        }
+        None => TransferKind::Posted,
+    };
+    let resolving = kind.pending_id().is_some();
+    let account = |value: Option<String>, name: &str| -> Result<String> {
+        match value {
+            Some(id) if !id.is_empty() => Ok(id),
+            _ if resolving => Ok(String::new()),
+            _ => Err(Error::validation(format!("{} is required", field(name)))),
+        }
+    };
+    let code = item.code.unwrap_or_else(|| "transfer".to_string());
+    if code.is_empty() || code.len() > 64 {
+        return Err(Error::validation(format!("{} must be 1 to 64 characters", field("code"))));
+    }
+    if item.reference.as_ref().is_some_and(|r| r.len() > 256) {
+        return Err(Error::validation(format!("{} must be at most 256 characters", field("reference"))));
+    }
+    Ok(TransferRequest {
+        id: item.id,
+        debit_account_id: account(item.debit_account_id, "debit_account_id")?,
+        credit_account_id: account(item.credit_account_id, "credit_account_id")?,
+        amount,
+        currency,
+        code,
+        reference: item.reference,
+        kind,
+        linked: item.linked,
+    })
+}
+
+/// Hides what the caller may not touch: debits only from its own accounts, credits only to
+/// tenant accounts, post/void only of its own pending transfers. Two lookups per batch.
+async fn restrict_to_caller(
+    state: &AppState,
+    tenant_id: &str,
+    mut requests: Vec<TransferRequest>,
+) -> Result<Vec<TransferRequest>> {
+    let own: HashSet<String> = accounts::for_tenant(&state.pool, tenant_id).await?.into_iter().map(|a| a.id).collect();
+    let credits: Vec<String> = requests
+        .iter()
+        .map(|r| r.credit_account_id.clone())
+        .filter(|id| !id.is_empty())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let tenant_credits: HashSet<String> = accounts::tenant_account_ids(&state.pool, &credits).await?;
+    let pending_ids: Vec<String> = requests
+        .iter()
+        .filter_map(|r| r.kind.pending_id().map(str::to_string))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let pending_payers: HashMap<String, String> =
+        crate::store::transfers::debit_accounts(&state.pool, &pending_ids).await?;
+    for request in &mut requests {
+        if let Some(pending_id) = request.kind.pending_id() {
+            let owned = pending_payers.get(pending_id).is_some_and(|payer| own.contains(payer));
+            if !owned {
+                request.kind = match request.kind {
+                    TransferKind::PostPending { .. } => TransferKind::PostPending { pending_id: HIDDEN_PENDING.into() },
+                    _ => TransferKind::VoidPending { pending_id: HIDDEN_PENDING.into() },
+                };
+            }
+            continue;
+        }
+        if !own.contains(&request.debit_account_id) {
+            request.debit_account_id = HIDDEN_DEBIT.to_string();
+        }
+        if !tenant_credits.contains(&request.credit_account_id) {
+            request.credit_account_id = HIDDEN_CREDIT.to_string();
+        }
+    }
+    Ok(requests)
+}

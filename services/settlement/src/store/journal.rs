@@ -1,0 +1,54 @@
+//! The journal: one hash-chained link per committed transfer, and the chain head.
+
+use crate::domain::journal::StoredLink;
+use sqlx::{PgConnection, PgPool};
+
+/// Locks the chain head: (last seq, last hash). Held until the batch commits, which orders
+/// ledger batches across replicas.
+pub async fn lock_head(conn: &mut PgConnection) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    sqlx::query_as("SELECT seq, hash FROM journal_head WHERE singleton FOR UPDATE").fetch_one(conn).await
+}
+
+pub async fn head(pool: &PgPool) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    sqlx::query_as("SELECT seq, hash FROM journal_head WHERE singleton").fetch_one(pool).await
+}
+
+/// A link to append: transfer id, sequence, canonical entry and hashes.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub transfer_id: String,
+    pub link: StoredLink,
+}
+
+/// Appends links and moves the head to the last one.
+pub async fn append(conn: &mut PgConnection, links: &[NewLink]) -> Result<(), sqlx::Error> {
+    let Some(last) = links.last() else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO journal (seq, transfer_id, entry, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])",
+    )
+    .bind(links.iter().map(|l| l.link.seq).collect::<Vec<i64>>())
+    .bind(links.iter().map(|l| l.transfer_id.clone()).collect::<Vec<String>>())
+    .bind(links.iter().map(|l| l.link.entry.clone()).collect::<Vec<String>>())
+    .bind(links.iter().map(|l| l.link.prev_hash.clone()).collect::<Vec<Vec<u8>>>())
+    .bind(links.iter().map(|l| l.link.hash.clone()).collect::<Vec<Vec<u8>>>())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE journal_head SET seq = $1, hash = $2 WHERE singleton")
+        .bind(last.link.seq)
+        .bind(&last.link.hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Links with `seq > after`, in order, at most `limit`.
+pub async fn links_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<StoredLink>, sqlx::Error> {
+    let rows: Vec<(i64, String, Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, entry, prev_hash, hash FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(seq, entry, prev_hash, hash)| StoredLink { seq, entry, prev_hash, hash }).collect())
+}
