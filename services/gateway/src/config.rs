@@ -3,8 +3,12 @@
 use aex_common::auth::ServiceTokenArgs;
 use aex_common::db::DbArgs;
 use aex_common::events::NatsArgs;
-use aex_common::runtime::{ServiceArgs, ServiceConfig};
+use aex_common::http_client::HttpClientConfig;
+use aex_common::runtime::{Environment, ServiceArgs, ServiceConfig};
+use aex_common::secret::Secret;
 use clap::Parser;
+use std::path::PathBuf;
+use url::Url;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -21,13 +25,107 @@ pub struct Config {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub tokens: ServiceTokenArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub upstreams: UpstreamArgs,
+    #[command(flatten)]
+    pub http: HttpClientConfig,
     /// Redis URL for rate limits and the idempotency replay cache.
     #[arg(long = "redis-url", env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", hide_env_values = true)]
-    pub redis_url: aex_common::secret::Secret<String>,
+    pub redis_url: Secret<String>,
+}
+
+/// Client credentials: access tokens, the credential cache and the operator key.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentityArgs {
+    /// HS256 secret of the access tokens `POST /v1/auth/token` issues (at least 32 bytes;
+    /// placeholder values are refused in production). Distinct from the service-token secret.
+    #[arg(long = "jwt-secret", env = "AEX_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Secret<String>,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long = "jwt-ttl-seconds", env = "AEX_JWT_TTL_SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub jwt_ttl_seconds: u64,
+    /// Longest time a cached credential is trusted without a database read. Revocation does
+    /// not wait for it (it is pushed by NOTIFY); this only bounds a missed notification.
+    #[arg(long = "credential-cache-ttl-seconds", env = "AEX_CREDENTIAL_CACHE_TTL_SECONDS", default_value_t = 30)]
+    pub credential_cache_ttl_seconds: u64,
+    /// Where to write the operator (admin) API key created at first start, mode 0600. Written
+    /// once: when an operator key already exists nothing is created or written.
+    #[arg(long = "admin-key-file", env = "AEX_ADMIN_KEY_FILE")]
+    pub admin_key_file: Option<PathBuf>,
+    /// An operator API key provided from a secret (`aexk_` + 64 hex); stored hashed if absent.
+    #[arg(long = "admin-api-key", env = "AEX_ADMIN_API_KEY", hide_env_values = true)]
+    pub admin_api_key: Option<Secret<String>>,
+}
+
+/// Where the services the gateway routes to listen.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpstreamArgs {
+    #[arg(long = "work-publisher-url", env = "AEX_WORK_PUBLISHER_URL", default_value = "http://127.0.0.1:8081")]
+    pub work_publisher_url: Url,
+    #[arg(long = "bid-evaluator-url", env = "AEX_BID_EVALUATOR_URL", default_value = "http://127.0.0.1:8083")]
+    pub bid_evaluator_url: Url,
+    #[arg(long = "settlement-url", env = "AEX_SETTLEMENT_URL", default_value = "http://127.0.0.1:8088")]
+    pub settlement_url: Url,
+    #[arg(long = "certauth-url", env = "AEX_CERTAUTH_URL", default_value = "http://127.0.0.1:8091")]
+    pub certauth_url: Url,
 }
 
 impl ServiceConfig for Config {
     fn service(&self) -> &ServiceArgs {
         &self.service
+    }
+}
+
+/// Refuses a JWT secret the environment does not accept: always at least 32 bytes; in
+/// production also no placeholder or repeated-character value.
+pub fn check_jwt_secret(secret: &Secret<String>, environment: Environment) -> Result<(), String> {
+    use aex_common::auth::{TokenError, validate_secret};
+    match (validate_secret(secret.expose()), environment) {
+        (Ok(()), _) => Ok(()),
+        (Err(TokenError::PlaceholderSecret), Environment::Development) => {
+            tracing::warn!("AEX_JWT_SECRET looks like a placeholder; production would refuse to start");
+            Ok(())
+        }
+        (Err(error), _) => Err(format!("AEX_JWT_SECRET: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_secret_rules_per_environment() {
+        let short = Secret::new("short".to_string());
+        let placeholder = Secret::new("changeme-changeme-changeme-changeme".to_string());
+        let strong = Secret::new("q8Zr1VwXk3Jm9Tn2Lp7Hs4Dc6Fb0Ga5Ye1Uo8Ri3We".to_string());
+        assert!(check_jwt_secret(&short, Environment::Development).is_err());
+        assert!(check_jwt_secret(&short, Environment::Production).is_err());
+        assert!(check_jwt_secret(&placeholder, Environment::Development).is_ok());
+        assert!(check_jwt_secret(&placeholder, Environment::Production).is_err());
+        assert!(check_jwt_secret(&strong, Environment::Production).is_ok());
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let config = Config::try_parse_from([
+            "aex-gateway",
+            "--database-url",
+            "postgres://u:dbpass@h/d",
+            "--service-token-secret",
+            "svc-secret-svc-secret-svc-secret-xyz",
+            "--jwt-secret",
+            "jwt-secret-value-jwt-secret-value-xyz",
+            "--admin-api-key",
+            "aexk_0000000000000000000000000000000000000000000000000000000000000000",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{config:?}");
+        for secret in ["dbpass", "svc-secret", "jwt-secret-value", "aexk_0000"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
     }
 }

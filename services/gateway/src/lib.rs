@@ -3,18 +3,35 @@
 //! `router` builds the HTTP API from its state; `run` starts the whole service on a listener,
 //! so tests run the real application on `127.0.0.1:0`.
 
+pub mod auth;
+mod bootstrap;
 mod config;
+pub mod domain;
+mod error;
+mod http;
 mod redis_pool;
+mod service;
+mod store;
 
-pub use config::Config;
+pub use auth::jwt::{AccessClaims, AccessTokens};
+pub use config::{Config, IdentityArgs, UpstreamArgs};
+pub use error::Error;
 
 use aex_common::auth::ServiceTokens;
+use aex_common::http_client::HttpClient;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
+use auth::Authenticator;
+use auth::cache::CredentialCache;
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, Request, State};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, post};
+use domain::route::{ROUTES, Service, Verb};
+use http::proxy::Upstreams;
 use redis_pool::Redis;
 use sqlx::PgPool;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -33,15 +50,51 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: ServiceTokens,
+    pub auth: Authenticator,
+    pub http: HttpClient,
+    pub upstreams: Arc<Upstreams>,
 }
 
-/// The service's own routes (the operational ones are added by the platform).
+/// The service's own routes (the operational ones are added by the platform): the identity
+/// routes answered here, and every other public route proxied from the route table. Both pass
+/// authentication and the scope check, which find the route's requirements in the table.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    let mut proxied: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for route in ROUTES.iter().filter(|r| r.service != Service::Gateway) {
+        let service = route.service;
+        let filter = match route.verb {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        };
+        let handler = move |state: State<AppState>, request: Request| http::proxy::forward(state, service, request);
+        let methods = proxied.remove(route.pattern).unwrap_or_default();
+        proxied.insert(route.pattern, methods.on(filter, handler));
+    }
+    let mut router = Router::new()
+        .route("/v1/info", get(http::info::show))
+        .route("/v1/auth/token", post(http::auth_token::issue))
+        .route("/v1/tenants", post(http::tenants::create))
+        .route("/v1/tenants/{id}", get(http::tenants::show))
+        .route("/v1/tenants/{id}/suspend", post(http::tenants::suspend))
+        .route("/v1/tenants/{id}/activate", post(http::tenants::activate))
+        .route("/v1/tenants/{id}/api-keys", post(http::api_keys::create).get(http::api_keys::list))
+        .route("/v1/tenants/{id}/api-keys/{key_id}", delete(http::api_keys::revoke))
+        .route("/v1/tenants/{id}/api-keys/{key_id}/rotate", post(http::api_keys::rotate));
+    for (pattern, methods) in proxied {
+        router = router.route(pattern, methods);
+    }
+    // Route layers run only for matched routes (an unknown path stays a plain 404); the last
+    // added runs first: authentication, then the scope check.
+    router
+        .route_layer(axum::middleware::from_fn(auth::middleware::require_scope))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware::authenticate))
+        .with_state(state)
 }
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+    config::check_jwt_secret(&config.identity.jwt_secret, config.service.environment).map_err(StartError::Config)?;
     let spec = PlatformSpec {
         name: SERVICE,
         default_schema: SCHEMA,
@@ -52,7 +105,23 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     };
     let redis = Redis::new(config.redis_url.expose())
         .map_err(|_| StartError::Config("REDIS_URL is not a valid Redis URL".into()))?;
+    let http = HttpClient::new(&config.http).map_err(|e| StartError::Config(e.to_string()))?;
     let platform = Platform::start(spec, shutdown).await?;
-    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone() };
-    platform.serve(listener, router(state), &config.service, vec![Arc::new(redis)]).await
+    bootstrap::ensure_operator(&platform.pool, &config.identity)
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))?;
+
+    let cache = Arc::new(CredentialCache::new(Duration::from_secs(config.identity.credential_cache_ttl_seconds)));
+    platform.spawn(auth::listener::run(platform.pool.clone(), cache.clone(), platform.shutdown.clone()));
+    let tokens = AccessTokens::new(&config.identity.jwt_secret, Duration::from_secs(config.identity.jwt_ttl_seconds));
+    let state = AppState {
+        pool: platform.pool.clone(),
+        tokens: platform.tokens.clone(),
+        auth: Authenticator::new(platform.pool.clone(), cache.clone(), tokens),
+        http,
+        upstreams: Arc::new(Upstreams::new(&config.upstreams)),
+    };
+    let checks: Vec<Arc<dyn aex_common::server::ReadinessCheck>> =
+        vec![Arc::new(redis), Arc::new(auth::listener::ListenerReadiness(cache))];
+    platform.serve(listener, router(state), &config.service, checks).await
 }

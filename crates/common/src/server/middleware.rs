@@ -67,7 +67,10 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
         .layer(middleware::map_response(move |mut response: Response| {
             let service = service.clone();
             async move {
-                response.headers_mut().insert(X_AEX_SERVICE.clone(), service);
+                // A proxy passes on the name of the service that really answered.
+                if !response.headers().contains_key(&X_AEX_SERVICE) {
+                    response.headers_mut().insert(X_AEX_SERVICE.clone(), service);
+                }
                 response
             }
         }))

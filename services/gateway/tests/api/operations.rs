@@ -1,4 +1,6 @@
-//! Health, readiness, metrics, the error envelope and the service's own schema.
+//! Health, readiness, metrics, the error envelope, the service's own schema and `/v1/info`.
+
+use crate::{Cred, call};
 
 #[tokio::test]
 async fn serves_operational_routes_on_its_own_migrated_schema() {
@@ -8,5 +10,9 @@ async fn serves_operational_routes_on_its_own_migrated_schema() {
     let ready: serde_json::Value =
         service.http.get(service.url("/health/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["dependencies"]["redis"]["status"], "ok", "{ready}");
+    let (status, info) = call(&service, "GET", "/v1/info", Cred::None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["name"], "aex-gateway");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
     service.stop().await;
 }

@@ -1,0 +1,206 @@
+//! Every way a gateway request can fail, each with its HTTP status and stable code.
+//!
+//! Authentication and authorization codes are lower-case (`invalid_api_key`, `insufficient_scope`)
+//! as the original AEX clients expect; the others follow the platform's UPPER_SNAKE convention.
+
+use crate::domain::FieldError;
+use aex_common::server::ApiError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No credentials, or credentials in a form the gateway does not accept.
+    #[error("authentication required")]
+    AuthenticationRequired,
+    /// Unknown, malformed, revoked, expired or superseded API key (one answer for all, so a
+    /// caller cannot probe which keys exist).
+    #[error("invalid API key")]
+    InvalidApiKey,
+    /// A JWT that fails signature, algorithm, issuer, audience or expiry checks.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// Valid credentials of a suspended tenant.
+    #[error("tenant suspended")]
+    TenantSuspended,
+    /// The credentials lack the scope the route requires.
+    #[error("requires scope {0}")]
+    InsufficientScope(&'static str),
+    /// A key may not be given a scope its creator does not hold.
+    #[error("cannot grant scope {0}")]
+    ScopeNotGrantable(String),
+    /// Missing, or belonging to another tenant (the same answer, so existence does not leak).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The body exceeds the gateway's limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{field}: {message}")]
+    Validation { field: &'static str, message: String },
+    /// The key cannot be rotated: revoked, expired or already rotated.
+    #[error("the API key cannot be rotated: {0}")]
+    KeyNotRotatable(&'static str),
+    /// The operator's own tenant cannot be suspended (it would lock the operator out).
+    #[error("the operator tenant cannot be suspended")]
+    OperatorTenant,
+    /// The upstream service's circuit breaker is open; nothing was sent.
+    #[error("{service} is unavailable")]
+    UpstreamUnavailable { service: &'static str, retry_in: Duration },
+    /// The upstream did not answer within the gateway's timeout.
+    #[error("{service} timed out")]
+    UpstreamTimeout { service: &'static str },
+    /// The upstream could not be reached (connection refused, reset).
+    #[error("{service} could not be reached")]
+    UpstreamUnreachable { service: &'static str },
+    /// A bug or an infrastructure failure; logged with its context, answered as a bare 500.
+    #[error("internal: {0}")]
+    Internal(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<FieldError> for Error {
+    fn from(error: FieldError) -> Self {
+        Self::Validation { field: error.field, message: error.message }
+    }
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AuthenticationRequired | Self::InvalidApiKey | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::TenantSuspended | Self::InsufficientScope(_) | Self::ScopeNotGrantable(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Validation { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::KeyNotRotatable(_) | Self::OperatorTenant => StatusCode::CONFLICT,
+            Self::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) | Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AuthenticationRequired => "authentication_required",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::TenantSuspended => "tenant_suspended",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::ScopeNotGrantable(_) => "SCOPE_NOT_GRANTABLE",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Validation { .. } => "VALIDATION_ERROR",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::KeyNotRotatable(_) => "KEY_NOT_ROTATABLE",
+            Self::OperatorTenant => "OPERATOR_TENANT",
+            Self::UpstreamUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::UpstreamTimeout { .. } => "GATEWAY_TIMEOUT",
+            Self::UpstreamUnreachable { .. } => "BAD_GATEWAY",
+            Self::Internal(_) | Self::Database(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The message the caller sees: never internal detail.
+    fn public_message(&self) -> String {
+        match self {
+            Self::AuthenticationRequired => {
+                "credentials required: send X-API-Key or Authorization: Bearer <api key or token>".to_string()
+            }
+            Self::InvalidApiKey => "the API key is invalid, revoked or expired".to_string(),
+            Self::InvalidToken(reason) => format!("the access token is invalid: {reason}"),
+            Self::TenantSuspended => "the tenant is suspended".to_string(),
+            Self::InsufficientScope(scope) => format!("this route requires scope {scope}"),
+            Self::ScopeNotGrantable(scope) => format!("cannot grant scope {scope}: the caller does not hold it"),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Validation { field, message } => format!("{field}: {message}"),
+            Self::PayloadTooLarge => "request body too large".to_string(),
+            Self::KeyNotRotatable(why) => format!("the API key cannot be rotated: {why}"),
+            Self::OperatorTenant => "the operator tenant cannot be suspended".to_string(),
+            Self::UpstreamUnavailable { service, .. } => format!("{service} is temporarily unavailable"),
+            Self::UpstreamTimeout { service } => format!("{service} did not answer in time"),
+            Self::UpstreamUnreachable { service } => format!("{service} could not be reached"),
+            Self::Internal(_) | Self::Database(_) => "internal error".to_string(),
+        }
+    }
+
+    pub fn to_api_error(&self) -> ApiError {
+        ApiError::new(self.status(), self.code(), self.public_message())
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(_) | Self::Database(_) => tracing::error!(error = %self, "request failed"),
+            Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout { .. } | Self::UpstreamUnreachable { .. } => {
+                tracing::warn!(error = %self, "upstream call failed")
+            }
+            _ => {}
+        }
+        let mut response = self.to_api_error().into_response();
+        let retry_after = match &self {
+            Self::UpstreamUnavailable { retry_in, .. } => Some(retry_in.as_secs().max(1)),
+            Self::UpstreamUnreachable { .. } => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"aex\""));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    async fn body_of(error: Error) -> (StatusCode, serde_json::Value, Option<String>) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn each_variant_has_its_status_code_and_a_safe_body() {
+        let cases = [
+            (Error::AuthenticationRequired, 401, "authentication_required"),
+            (Error::InvalidApiKey, 401, "invalid_api_key"),
+            (Error::InvalidToken("expired"), 401, "invalid_token"),
+            (Error::TenantSuspended, 403, "tenant_suspended"),
+            (Error::InsufficientScope("billing:write"), 403, "insufficient_scope"),
+            (Error::ScopeNotGrantable("admin".into()), 403, "SCOPE_NOT_GRANTABLE"),
+            (Error::NotFound("tenant"), 404, "NOT_FOUND"),
+            (Error::Validation { field: "name", message: "name is required".into() }, 400, "VALIDATION_ERROR"),
+            (Error::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
+            (Error::KeyNotRotatable("revoked"), 409, "KEY_NOT_ROTATABLE"),
+            (Error::OperatorTenant, 409, "OPERATOR_TENANT"),
+            (
+                Error::UpstreamUnavailable { service: "settlement", retry_in: Duration::from_secs(7) },
+                503,
+                "SERVICE_UNAVAILABLE",
+            ),
+            (Error::UpstreamTimeout { service: "settlement" }, 504, "GATEWAY_TIMEOUT"),
+            (Error::UpstreamUnreachable { service: "settlement" }, 502, "BAD_GATEWAY"),
+            (Error::Internal("secret detail password=hunter2".into()), 500, "INTERNAL_ERROR"),
+        ];
+        for (error, status, code) in cases {
+            let (got_status, body, retry) = body_of(error).await;
+            assert_eq!(got_status.as_u16(), status, "{body}");
+            assert_eq!(body["error"]["code"], code);
+            assert!(!body.to_string().contains("hunter2"));
+            if code == "SERVICE_UNAVAILABLE" {
+                assert_eq!(retry.as_deref(), Some("7"));
+            }
+        }
+        let (_, body, _) = body_of(Error::InsufficientScope("billing:write")).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("billing:write"));
+    }
+}

@@ -1,0 +1,41 @@
+//! The gateway's HTTP surface: its own identity routes (one file per resource) and the proxy
+//! for every other public route, assembled from the route table.
+
+pub mod api_keys;
+pub mod auth_token;
+pub mod info;
+pub mod proxy;
+pub mod tenants;
+
+use crate::error::Error;
+use aex_types::Timestamp;
+use axum::body::Bytes;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+/// A JSON body that may be absent (`POST …/suspend` with no reason): empty means `T::default()`.
+pub fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|error| Error::Validation {
+        field: "body",
+        message: format!(
+            "malformed JSON body ({})",
+            match error.classify() {
+                serde_json::error::Category::Data => "a field has the wrong type",
+                _ => "syntax error",
+            }
+        ),
+    })
+}
+
+/// A database time as the RFC 3339 timestamp the API speaks.
+pub fn timestamp(at: OffsetDateTime) -> Result<Timestamp, Error> {
+    Timestamp::try_from(at).map_err(|_| Error::Internal(format!("timestamp out of range: {at}")))
+}
+
+/// Same, for optional columns.
+pub fn optional_timestamp(at: Option<OffsetDateTime>) -> Result<Option<Timestamp>, Error> {
+    at.map(timestamp).transpose()
+}

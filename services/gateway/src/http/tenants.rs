@@ -1,0 +1,188 @@
+//! Tenants: `POST /v1/tenants` (operator; creates the first key, shown once), `GET
+//! /v1/tenants/{id}` (self or operator), `POST /v1/tenants/{id}/suspend|activate` (operator).
+
+use super::{optional_json, timestamp};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::domain::{scope, tenant};
+use crate::error::Error;
+use crate::service::{self, IssuedKey, KeyRequest};
+use crate::store;
+use crate::store::tenant::TenantRow;
+use aex_common::server::Json;
+use aex_types::{TenantId, Timestamp};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateTenant {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    tenant_type: Option<String>,
+    contact_email: Option<String>,
+    billing_email: Option<String>,
+    metadata: Option<Value>,
+    /// Scopes of the first key; by default those of the tenant's type.
+    scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusChange {
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Quotas {
+    /// `null`: the gateway default applies.
+    requests_per_minute: Option<i32>,
+    burst: Option<i32>,
+    money_requests_per_minute: Option<i32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    id: String,
+    tenant_id: String,
+    name: String,
+    #[serde(rename = "type")]
+    tenant_type: String,
+    status: String,
+    status_reason: Option<String>,
+    contact_email: Option<String>,
+    billing_email: Option<String>,
+    metadata: Value,
+    /// The platform operator's own tenant.
+    operator: bool,
+    quotas: Quotas,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TenantView {
+    fn new(row: TenantRow) -> Result<Self, Error> {
+        Ok(Self {
+            tenant_id: row.id.clone(),
+            id: row.id,
+            name: row.name,
+            tenant_type: row.tenant_type,
+            status: row.status,
+            status_reason: row.status_reason,
+            contact_email: row.contact_email,
+            billing_email: row.billing_email,
+            metadata: row.metadata,
+            operator: row.is_operator,
+            quotas: Quotas {
+                requests_per_minute: row.rate_limit_per_minute,
+                burst: row.rate_limit_burst,
+                money_requests_per_minute: row.money_rate_limit_per_minute,
+            },
+            created_at: timestamp(row.created_at)?,
+            updated_at: timestamp(row.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedTenant {
+    #[serde(flatten)]
+    tenant: TenantView,
+    api_key: IssuedKey,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateTenant>,
+) -> Result<(StatusCode, Json<CreatedTenant>), Error> {
+    if !caller.is_admin() {
+        return Err(Error::InsufficientScope(scope::ADMIN));
+    }
+    let new = tenant::validate_new_tenant(
+        body.name.as_deref(),
+        body.tenant_type.as_deref(),
+        body.contact_email.as_deref(),
+        body.billing_email.as_deref(),
+        body.metadata.as_ref(),
+    )?;
+    let scopes = match &body.scopes {
+        Some(requested) => {
+            scope::normalize(requested).map_err(|message| Error::Validation { field: "scopes", message })?
+        }
+        None => scope::defaults_for(new.tenant_type),
+    };
+    let id = TenantId::new();
+    let mut tx = state.pool.begin().await?;
+    let row = store::tenant::insert(&mut tx, id.as_str(), &new, false).await?;
+    let request =
+        KeyRequest { tenant_id: id.as_str(), name: "default", scopes: &scopes, expires_at: None, rotated_from: None };
+    let (key, key_row) = service::issue_key(&mut tx, &request).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %id, key_id = %key_row.id, "tenant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTenant { tenant: TenantView::new(row)?, api_key: IssuedKey::new(&key, key_row)? }),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TenantView>, Error> {
+    if !caller.may_access(&id) {
+        return Err(Error::NotFound("tenant"));
+    }
+    let row = store::tenant::find(&state.pool, &id).await?.ok_or(Error::NotFound("tenant"))?;
+    Ok(Json(TenantView::new(row)?))
+}
+
+pub async fn suspend(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<Json<TenantView>, Error> {
+    set_status(state, caller, id, body, tenant::TenantStatus::Suspended).await
+}
+
+pub async fn activate(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<Json<TenantView>, Error> {
+    set_status(state, caller, id, body, tenant::TenantStatus::Active).await
+}
+
+/// Changes the status and, in the same transaction, tells every replica to drop the tenant's
+/// cached credentials: a suspension takes effect at once everywhere.
+async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+    status: tenant::TenantStatus,
+) -> Result<Json<TenantView>, Error> {
+    if !caller.is_admin() {
+        return Err(Error::InsufficientScope(scope::ADMIN));
+    }
+    let change: StatusChange = optional_json(&body)?;
+    let reason = tenant::validate_reason(change.reason.as_deref())?;
+    let mut tx = state.pool.begin().await?;
+    let is_operator = store::tenant::is_operator(&mut tx, &id).await?.ok_or(Error::NotFound("tenant"))?;
+    if is_operator && status == tenant::TenantStatus::Suspended {
+        return Err(Error::OperatorTenant);
+    }
+    let row = store::tenant::set_status(&mut tx, &id, status.as_str(), reason.as_deref())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    store::notify_credentials_changed(&mut tx, &id).await?;
+    tx.commit().await?;
+    // This replica at once; the others when the notification arrives (milliseconds).
+    state.auth.cache().evict(&id);
+    tracing::info!(tenant_id = %id, status = status.as_str(), "tenant status changed");
+    Ok(Json(TenantView::new(row)?))
+}
