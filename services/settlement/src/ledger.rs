@@ -10,7 +10,9 @@
 //! while the hot platform accounts are locked once per batch rather than once per transfer.
 
 use crate::domain::journal::{JournalEntry, StoredLink, chain_hash};
-use crate::domain::ledger::{LedgerView, PendingStatus, TransferCode, TransferKind, TransferRequest, apply_batch};
+use crate::domain::ledger::{
+    Authority, ExistingTransfer, LedgerView, PendingStatus, TransferCode, TransferKind, TransferRequest, apply_batch,
+};
 use crate::store::journal::NewLink;
 use crate::store::transfers::TransferRow;
 use crate::store::{accounts, journal, transfers};
@@ -202,9 +204,9 @@ async fn commit_batch(pool: &PgPool, requests: &[TransferRequest]) -> Result<Vec
             view.pending.insert(pending.id.clone(), pending);
         }
     }
-    for (id, row) in &existing {
-        view.existing
-            .insert(id.clone(), crate::domain::ledger::ExistingTransfer { fingerprint: row.fingerprint.clone() });
+    for (id, (row, debit_tenant_id)) in &existing {
+        let known = ExistingTransfer { fingerprint: row.fingerprint.clone(), debit_tenant_id: debit_tenant_id.clone() };
+        view.existing.insert(id.clone(), known);
     }
     let before = view.accounts.clone();
 
@@ -270,7 +272,7 @@ async fn commit_batch(pool: &PgPool, requests: &[TransferRequest]) -> Result<Vec
                 new_rows.push(row.clone());
                 Some(row)
             }
-            TransferCode::Exists => existing.get(&request.id).cloned(),
+            TransferCode::Exists => existing.get(&request.id).map(|(row, _)| row.clone()),
             _ => None,
         };
         outcomes.push(TransferOutcome { id: request.id.clone(), code: decision.code, transfer });
@@ -320,6 +322,7 @@ pub async fn expire_lapsed_holds(pool: PgPool, ledger: Ledger, interval: Duratio
                     reference: None,
                     kind: TransferKind::VoidPending { pending_id: id },
                     linked: false,
+                    authority: Authority::Platform,
                 })
             })
             .collect();

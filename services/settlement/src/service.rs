@@ -1,7 +1,7 @@
 //! Money movements that involve more than one store: deposits and withdrawals against the
 //! platform's external funding account, and balances.
 
-use crate::domain::ledger::{TransferCode, TransferKind, TransferRequest};
+use crate::domain::ledger::{Authority, TransferCode, TransferKind, TransferRequest};
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, TransferOutcome};
 use crate::store::accounts::{self, AccountKind, AccountRow};
@@ -77,6 +77,7 @@ pub async fn move_funds(
         reference,
         kind: TransferKind::Posted,
         linked: false,
+        authority: Authority::Platform,
     };
     let outcome = ledger.submit(vec![request]).await?.into_iter().next().ok_or(Error::Unavailable)?;
     match outcome.code {

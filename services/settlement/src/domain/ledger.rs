@@ -18,6 +18,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountState {
     pub id: String,
+    /// The owning tenant; `None` for platform accounts.
+    pub tenant_id: Option<String>,
     pub currency: Currency,
     pub debits_pending: i64,
     pub debits_posted: i64,
@@ -27,9 +29,10 @@ pub struct AccountState {
 }
 
 impl AccountState {
-    pub fn new(id: &str, currency: Currency, no_overdraft: bool) -> Self {
+    pub fn new(id: &str, tenant_id: Option<&str>, currency: Currency, no_overdraft: bool) -> Self {
         Self {
             id: id.to_string(),
+            tenant_id: tenant_id.map(str::to_string),
             currency,
             debits_pending: 0,
             debits_posted: 0,
@@ -124,6 +127,33 @@ impl TransferKind {
     }
 }
 
+/// On whose behalf a request acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authority {
+    /// The platform itself (deposits, escrow, settlement): any account.
+    Platform,
+    /// A tenant: it may debit only its own accounts, credit only tenant accounts, and resolve
+    /// only pending transfers that debit its own accounts. Anything else is "not found", so
+    /// other tenants' accounts and transfers do not reveal themselves.
+    Tenant(String),
+}
+
+impl Authority {
+    fn may_debit(&self, account: &AccountState) -> bool {
+        match self {
+            Authority::Platform => true,
+            Authority::Tenant(tenant) => account.tenant_id.as_deref() == Some(tenant.as_str()),
+        }
+    }
+
+    fn may_credit(&self, account: &AccountState) -> bool {
+        match self {
+            Authority::Platform => true,
+            Authority::Tenant(_) => account.tenant_id.is_some(),
+        }
+    }
+}
+
 /// One transfer request. For post/void, the accounts and currency are those of the pending
 /// transfer; a request that names others is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +168,8 @@ pub struct TransferRequest {
     pub kind: TransferKind,
     /// This request and the next one take effect together or not at all.
     pub linked: bool,
+    /// Not part of the request's content: who asks.
+    pub authority: Authority,
 }
 
 /// Per-request result codes, in the order they are checked (the first that applies wins).
@@ -209,6 +241,8 @@ impl TransferCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingTransfer {
     pub fingerprint: String,
+    /// The tenant owning the transfer's debit account, if any.
+    pub debit_tenant_id: Option<String>,
 }
 
 /// Everything a batch may read and change.
@@ -399,14 +433,20 @@ fn rejected(request: &TransferRequest, code: TransferCode) -> Decision {
 fn decide(view: &mut LedgerView, request: &TransferRequest, fingerprint: &str, now_ms: i64) -> Decision {
     let decision = check_and_apply(view, request, fingerprint, now_ms);
     if decision.code == TransferCode::Ok {
-        view.existing.insert(request.id.clone(), ExistingTransfer { fingerprint: fingerprint.to_string() });
+        let debit_tenant_id = view.accounts.get(&decision.debit_account_id).and_then(|a| a.tenant_id.clone());
+        view.existing
+            .insert(request.id.clone(), ExistingTransfer { fingerprint: fingerprint.to_string(), debit_tenant_id });
     }
     decision
 }
 
 fn check_and_apply(view: &mut LedgerView, request: &TransferRequest, fingerprint: &str, now_ms: i64) -> Decision {
     if let Some(existing) = view.existing.get(&request.id) {
-        let code = if existing.fingerprint == fingerprint {
+        let visible = match &request.authority {
+            Authority::Platform => true,
+            Authority::Tenant(tenant) => existing.debit_tenant_id.as_deref() == Some(tenant.as_str()),
+        };
+        let code = if visible && existing.fingerprint == fingerprint {
             TransferCode::Exists
         } else {
             TransferCode::ExistsWithDifferentFields
@@ -428,10 +468,10 @@ fn decide_new(view: &mut LedgerView, request: &TransferRequest) -> Decision {
     if request.debit_account_id == request.credit_account_id {
         return rejected(request, TransferCode::AccountsMustBeDifferent);
     }
-    let Some(debit) = view.accounts.get(&request.debit_account_id) else {
+    let Some(debit) = view.accounts.get(&request.debit_account_id).filter(|a| request.authority.may_debit(a)) else {
         return rejected(request, TransferCode::DebitAccountNotFound);
     };
-    let Some(credit) = view.accounts.get(&request.credit_account_id) else {
+    let Some(credit) = view.accounts.get(&request.credit_account_id).filter(|a| request.authority.may_credit(a)) else {
         return rejected(request, TransferCode::CreditAccountNotFound);
     };
     if debit.currency != request.currency || credit.currency != request.currency {
@@ -478,7 +518,9 @@ fn decide_new(view: &mut LedgerView, request: &TransferRequest) -> Decision {
 }
 
 fn decide_resolution(view: &mut LedgerView, request: &TransferRequest, pending_id: &str, now_ms: i64) -> Decision {
-    let Some(pending) = view.pending.get(pending_id).cloned() else {
+    let payer =
+        |p: &PendingTransfer| view.accounts.get(&p.debit_account_id).is_some_and(|a| request.authority.may_debit(a));
+    let Some(pending) = view.pending.get(pending_id).filter(|p| payer(p)).cloned() else {
         return rejected(request, TransferCode::PendingTransferNotFound);
     };
     let names_other_accounts = (!request.debit_account_id.is_empty()
@@ -556,10 +598,10 @@ mod tests {
 
     fn view(tenants: usize, opening: i64) -> LedgerView {
         let mut view = LedgerView::default();
-        view.accounts.insert(FUNDING.into(), AccountState::new(FUNDING, Currency::USD, false));
+        view.accounts.insert(FUNDING.into(), AccountState::new(FUNDING, None, Currency::USD, false));
         for n in 0..tenants {
             let id = format!("acct_{n}");
-            view.accounts.insert(id.clone(), AccountState::new(&id, Currency::USD, true));
+            view.accounts.insert(id.clone(), AccountState::new(&id, Some(&format!("tenant_{n}")), Currency::USD, true));
             let deposit = request(&format!("dep_{n}"), FUNDING, &id, opening, TransferKind::Posted);
             assert_eq!(apply(&mut view, &[deposit])[0].code, TransferCode::Ok);
         }
@@ -577,11 +619,13 @@ mod tests {
             reference: None,
             kind,
             linked: false,
+            authority: Authority::Platform,
         }
     }
 
     fn fingerprint(request: &TransferRequest) -> String {
-        format!("{request:?}")
+        let content = TransferRequest { authority: Authority::Platform, ..request.clone() };
+        format!("{content:?}")
     }
 
     fn apply(view: &mut LedgerView, requests: &[TransferRequest]) -> Vec<Decision> {
@@ -628,6 +672,36 @@ mod tests {
         );
         assert_eq!(balance(&v, "acct_0"), 0);
         assert_eq!(balance(&v, "acct_1"), 200);
+    }
+
+    #[test]
+    fn a_tenant_reaches_only_its_own_debits_and_tenant_credits() {
+        let mut v = view(2, 100);
+        let as_tenant = |mut r: TransferRequest, tenant: &str| {
+            r.authority = Authority::Tenant(tenant.into());
+            r
+        };
+        let steal = as_tenant(request("s", "acct_0", "acct_1", 10, TransferKind::Posted), "tenant_1");
+        let to_platform = as_tenant(request("p", "acct_0", FUNDING, 10, TransferKind::Posted), "tenant_0");
+        let fair = as_tenant(request("f", "acct_0", "acct_1", 10, TransferKind::Posted), "tenant_0");
+        let replay_by_other = as_tenant(request("f", "acct_0", "acct_1", 10, TransferKind::Posted), "tenant_1");
+        assert_eq!(
+            codes(&apply(&mut v, &[steal, to_platform, fair, replay_by_other])),
+            vec![
+                TransferCode::DebitAccountNotFound,
+                TransferCode::CreditAccountNotFound,
+                TransferCode::Ok,
+                TransferCode::ExistsWithDifferentFields
+            ]
+        );
+        let hold = request("h", "acct_0", "acct_1", 10, TransferKind::Pending { timeout_at_ms: None });
+        apply(&mut v, &[hold]);
+        let foreign_void =
+            as_tenant(request("v", "", "", 0, TransferKind::VoidPending { pending_id: "h".into() }), "tenant_1");
+        assert_eq!(codes(&apply(&mut v, &[foreign_void])), vec![TransferCode::PendingTransferNotFound]);
+        let own_void =
+            as_tenant(request("v", "", "", 0, TransferKind::VoidPending { pending_id: "h".into() }), "tenant_0");
+        assert_eq!(codes(&apply(&mut v, &[own_void])), vec![TransferCode::Ok]);
     }
 
     #[test]

@@ -6,10 +6,9 @@
 
 use super::parse_amount;
 use crate::AppState;
-use crate::domain::ledger::{TransferCode, TransferKind, TransferRequest};
+use crate::domain::ledger::{Authority, TransferCode, TransferKind, TransferRequest};
 use crate::error::{Error, Result};
 use crate::ledger::MAX_BATCH;
-use crate::store::accounts;
 use crate::store::transfers::TransferRow;
 use aex_common::auth::Principal;
 use aex_common::server::{ApiError, Json};
@@ -19,12 +18,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
-
-/// Stands in for an account the caller may not debit, so the ledger answers "not found".
-const HIDDEN_DEBIT: &str = "hidden:debit";
-const HIDDEN_CREDIT: &str = "hidden:credit";
-const HIDDEN_PENDING: &str = "hidden:pending";
 
 /// A committed transfer on the wire.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -105,13 +98,15 @@ pub struct TransferItem {
     pub linked: bool,
 }
 
+/// One item's answer; the committed transfer is summarised by its journal position (the full
+/// record is at `GET /v1/accounts/{id}/entries`), which keeps an 8189-item answer small.
 #[derive(Debug, Serialize)]
 pub struct ItemResult {
     pub index: usize,
     pub id: String,
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transfer: Option<TransferView>,
+    pub journal_seq: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,10 +139,9 @@ pub async fn create_transfers(
     for (index, item) in items.into_iter().enumerate() {
         let item: TransferItem =
             serde_json::from_value(item).map_err(|e| Error::validation(format!("transfers[{index}]: {e}")))?;
-        parsed.push(to_request(item, index)?);
+        parsed.push(to_request(item, index, &tenant_id)?);
     }
-    let requests = restrict_to_caller(&state, &tenant_id, parsed).await?;
-    let outcomes = state.ledger.submit(requests).await?;
+    let outcomes = state.ledger.submit(parsed).await?;
 
     if single {
         let outcome = outcomes.into_iter().next().ok_or(Error::Unavailable)?;
@@ -165,10 +159,10 @@ pub async fn create_transfers(
             index,
             id: outcome.id,
             result: outcome.code.as_str(),
-            transfer: outcome.transfer.as_ref().map(|row| TransferView::from_row(row, "transfer")),
+            journal_seq: outcome.transfer.as_ref().map(|row| row.journal_seq),
         })
         .collect();
-    let committed = results.iter().filter(|r| r.transfer.is_some()).count();
+    let committed = results.iter().filter(|r| r.journal_seq.is_some()).count();
     let failed = results.len() - committed;
     Ok((StatusCode::OK, Json(BatchResponse { results, committed, failed })).into_response())
 }
@@ -188,7 +182,7 @@ fn single_failure(code: TransferCode) -> ApiError {
     ApiError::new(status, code.as_str(), format!("transfer refused: {}", code.as_str()))
 }
 
-fn to_request(item: TransferItem, index: usize) -> Result<TransferRequest> {
+fn to_request(item: TransferItem, index: usize, tenant_id: &str) -> Result<TransferRequest> {
     let field = |name: &str| format!("transfers[{index}].{name}");
     if item.id.is_empty() || item.id.len() > 128 || !item.id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::validation(format!("{} must be 1 to 128 visible ASCII characters", field("id"))));
@@ -247,50 +241,6 @@ fn to_request(item: TransferItem, index: usize) -> Result<TransferRequest> {
         reference: item.reference,
         kind,
         linked: item.linked,
+        authority: Authority::Tenant(tenant_id.to_string()),
     })
-}
-
-/// Hides what the caller may not touch: debits only from its own accounts, credits only to
-/// tenant accounts, post/void only of its own pending transfers. Two lookups per batch.
-async fn restrict_to_caller(
-    state: &AppState,
-    tenant_id: &str,
-    mut requests: Vec<TransferRequest>,
-) -> Result<Vec<TransferRequest>> {
-    let own: HashSet<String> = accounts::for_tenant(&state.pool, tenant_id).await?.into_iter().map(|a| a.id).collect();
-    let credits: Vec<String> = requests
-        .iter()
-        .map(|r| r.credit_account_id.clone())
-        .filter(|id| !id.is_empty())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let tenant_credits: HashSet<String> = accounts::tenant_account_ids(&state.pool, &credits).await?;
-    let pending_ids: Vec<String> = requests
-        .iter()
-        .filter_map(|r| r.kind.pending_id().map(str::to_string))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let pending_payers: HashMap<String, String> =
-        crate::store::transfers::debit_accounts(&state.pool, &pending_ids).await?;
-    for request in &mut requests {
-        if let Some(pending_id) = request.kind.pending_id() {
-            let owned = pending_payers.get(pending_id).is_some_and(|payer| own.contains(payer));
-            if !owned {
-                request.kind = match request.kind {
-                    TransferKind::PostPending { .. } => TransferKind::PostPending { pending_id: HIDDEN_PENDING.into() },
-                    _ => TransferKind::VoidPending { pending_id: HIDDEN_PENDING.into() },
-                };
-            }
-            continue;
-        }
-        if !own.contains(&request.debit_account_id) {
-            request.debit_account_id = HIDDEN_DEBIT.to_string();
-        }
-        if !tenant_credits.contains(&request.credit_account_id) {
-            request.credit_account_id = HIDDEN_CREDIT.to_string();
-        }
-    }
-    Ok(requests)
 }

@@ -51,6 +51,7 @@ impl AccountRow {
     pub fn state(&self) -> Option<AccountState> {
         Some(AccountState {
             id: self.id.clone(),
+            tenant_id: self.tenant_id.clone(),
             currency: self.currency.parse::<Currency>().ok()?,
             debits_pending: self.debits_pending,
             debits_posted: self.debits_posted,
@@ -140,18 +141,6 @@ pub async fn get(pool: &PgPool, id: &str) -> Result<Option<AccountRow>, sqlx::Er
     .bind(id)
     .fetch_optional(pool)
     .await
-}
-
-/// Which of `ids` are tenant accounts.
-pub async fn tenant_account_ids(
-    pool: &PgPool,
-    ids: &[String],
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let found: Vec<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ANY($1) AND kind = 'tenant'")
-        .bind(ids)
-        .fetch_all(pool)
-        .await?;
-    Ok(found.into_iter().collect())
 }
 
 /// A tenant's accounts, oldest first.

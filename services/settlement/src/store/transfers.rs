@@ -42,15 +42,36 @@ const SELECT: &str =
     "SELECT id, debit_account_id, credit_account_id, amount, currency, code, reference, kind, pending_id,
         timeout_at, pending_status, fingerprint, journal_seq, created_at FROM transfers";
 
-/// The transfers among `ids` that already exist.
-pub async fn by_ids(conn: &mut PgConnection, ids: &[String]) -> Result<HashMap<String, TransferRow>, sqlx::Error> {
-    let rows: Vec<TransferRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = ANY($1)"))).bind(ids).fetch_all(conn).await?;
-    Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
+/// The transfers among `ids` that already exist, with the tenant owning each debit account.
+pub async fn by_ids(
+    conn: &mut PgConnection,
+    ids: &[String],
+) -> Result<HashMap<String, (TransferRow, Option<String>)>, sqlx::Error> {
+    let rows: Vec<ExistingRow> = sqlx::query_as(
+        "SELECT t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, t.reference, t.kind,
+                t.pending_id, t.timeout_at, t.pending_status, t.fingerprint, t.journal_seq, t.created_at,
+                a.tenant_id AS debit_tenant_id
+         FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+         WHERE t.id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.transfer.id.clone(), (row.transfer, row.debit_tenant_id))).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingRow {
+    #[sqlx(flatten)]
+    transfer: TransferRow,
+    debit_tenant_id: Option<String>,
 }
 
 /// The pending transfers among `ids`, locked until the batch commits.
 pub async fn lock_pending(conn: &mut PgConnection, ids: &[String]) -> Result<Vec<TransferRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE id = ANY($1) AND kind = 'pending' ORDER BY id FOR UPDATE"
     )))
@@ -116,16 +137,6 @@ pub async fn set_pending_status(
 /// One transfer.
 pub async fn get(pool: &PgPool, id: &str) -> Result<Option<TransferRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"))).bind(id).fetch_optional(pool).await
-}
-
-/// The paying (debit) account of each pending transfer among `ids`.
-pub async fn debit_accounts(pool: &PgPool, ids: &[String]) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, debit_account_id FROM transfers WHERE id = ANY($1) AND kind = 'pending'")
-            .bind(ids)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// Entries of one account, newest first.
