@@ -21,3 +21,59 @@ pub const CERTIFICATE_RENEWED: &str = "certificate.renewed";
 pub const CERTIFICATE_REVOKED: &str = "certificate.revoked";
 pub const CRL_UPDATED: &str = "crl.updated";
 pub const APIKEY_REVOKED: &str = "apikey.revoked";
+
+use serde::{Deserialize, Serialize};
+
+/// `contract.completed` and `contract.failed`: the outcome of a contract, from work-publisher.
+/// A completion with `success: false` is a failure for settlement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContractOutcome {
+    pub contract_id: String,
+    pub work_id: String,
+    pub consumer_tenant_id: String,
+    pub provider_tenant_id: String,
+    pub provider_id: String,
+    pub success: bool,
+    /// Why a contract failed, was cancelled or expired.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `settlement.hold_placed`: the consumer's funds for a contract are in escrow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HoldPlaced {
+    pub contract_id: String,
+    pub consumer_tenant_id: String,
+    pub provider_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// `settlement.completed`: the escrow was paid out with its fee split.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SettlementCompleted {
+    pub contract_id: String,
+    pub work_id: Option<String>,
+    pub category: Option<String>,
+    pub consumer_tenant_id: String,
+    pub provider_tenant_id: String,
+    pub provider_id: String,
+    pub currency: String,
+    pub price_minor: i64,
+    pub platform_fee_minor: i64,
+    pub protocol_fee_minor: i64,
+    pub payout_minor: i64,
+    pub tier: String,
+    pub journal_seq: i64,
+}
+
+/// `settlement.released`: the escrow went back to the consumer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SettlementReleased {
+    pub contract_id: String,
+    pub consumer_tenant_id: String,
+    pub provider_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+}

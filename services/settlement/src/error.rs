@@ -30,6 +30,16 @@ pub enum Error {
     TransferRefused(&'static str),
     #[error(transparent)]
     Auth(ApiError),
+    #[error("the fees on this price would exceed it")]
+    BelowMinimumFee,
+    #[error("no escrow hold exists for this contract")]
+    HoldNotFound,
+    #[error("a hold with different terms exists for this contract")]
+    HoldConflict,
+    #[error("the caller is not a platform service")]
+    NotAService,
+    #[error("this contract's escrow was already resolved")]
+    AlreadyResolved,
     #[error("the ledger is not accepting work right now")]
     Unavailable,
     #[error("database: {0}")]
@@ -76,6 +86,15 @@ impl Error {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", self.to_string())
             }
             Error::TransferRefused(code) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, *code, self.to_string()),
+            Error::BelowMinimumFee => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "AMOUNT_BELOW_MINIMUM_FEE",
+                "the platform and protocol fees would exceed this price",
+            ),
+            Error::HoldNotFound => ApiError::new(StatusCode::NOT_FOUND, "HOLD_NOT_FOUND", self.to_string()),
+            Error::HoldConflict => ApiError::new(StatusCode::CONFLICT, "HOLD_CONFLICT", self.to_string()),
+            Error::AlreadyResolved => ApiError::new(StatusCode::CONFLICT, "ALREADY_RESOLVED", self.to_string()),
+            Error::NotAService => ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"),
             Error::Auth(error) => error.clone(),
             Error::Unavailable => ApiError::service_unavailable(self.to_string()),
             Error::Database(error) => {

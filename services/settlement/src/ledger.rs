@@ -18,9 +18,12 @@ use crate::store::transfers::TransferRow;
 use crate::store::{accounts, journal, transfers};
 use aex_common::db::retry_on_conflict;
 use aex_types::Timestamp;
+use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -54,8 +57,20 @@ impl aex_common::db::Retryable for LedgerError {
     }
 }
 
+/// Writes that must commit in the same transaction as a job's transfers (a settlement record,
+/// an outbox event), given that job's outcomes. Runs again if the batch is retried, so it must
+/// be written for that (it sees the outcomes of the attempt that commits).
+pub trait BatchEffect: Send + Sync {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        outcomes: &'a [TransferOutcome],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+}
+
 struct Job {
     requests: Vec<TransferRequest>,
+    effect: Option<Arc<dyn BatchEffect>>,
     reply: oneshot::Sender<Result<Vec<TransferOutcome>, String>>,
 }
 
@@ -74,8 +89,17 @@ impl Ledger {
 
     /// Commits `requests` (in order, within one batch) and returns one outcome per request.
     pub async fn submit(&self, requests: Vec<TransferRequest>) -> Result<Vec<TransferOutcome>, LedgerError> {
+        self.submit_with_effect(requests, None).await
+    }
+
+    /// Like [`Ledger::submit`], with `effect` written in the same transaction.
+    pub async fn submit_with_effect(
+        &self,
+        requests: Vec<TransferRequest>,
+        effect: Option<Arc<dyn BatchEffect>>,
+    ) -> Result<Vec<TransferOutcome>, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Job { requests, reply }).await.map_err(|_| LedgerError::Closed)?;
+        self.queue.send(Job { requests, effect, reply }).await.map_err(|_| LedgerError::Closed)?;
         match answer.await {
             Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(message)) => Err(LedgerError::Database(sqlx::Error::Protocol(message))),
@@ -120,8 +144,17 @@ async fn commit_and_answer(pool: &PgPool, jobs: Vec<Job>) {
         return;
     }
     let requests: Vec<TransferRequest> = jobs.iter().flat_map(|j| j.requests.iter().cloned()).collect();
+    let mut effects: Vec<(Range<usize>, Arc<dyn BatchEffect>)> = Vec::new();
+    let mut start = 0;
+    for job in &jobs {
+        let end = start + job.requests.len();
+        if let Some(effect) = &job.effect {
+            effects.push((start..end, effect.clone()));
+        }
+        start = end;
+    }
     let started = std::time::Instant::now();
-    let result = retry_on_conflict(5, || commit_batch(pool, &requests)).await;
+    let result = retry_on_conflict(5, || commit_batch(pool, &requests, &effects)).await;
     metrics::histogram!("aex_ledger_batch_commit_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(mut outcomes) => {
@@ -166,7 +199,11 @@ pub fn fingerprint(request: &TransferRequest) -> String {
     hex::encode(hasher.finalize())
 }
 
-async fn commit_batch(pool: &PgPool, requests: &[TransferRequest]) -> Result<Vec<TransferOutcome>, LedgerError> {
+async fn commit_batch(
+    pool: &PgPool,
+    requests: &[TransferRequest],
+    effects: &[(Range<usize>, Arc<dyn BatchEffect>)],
+) -> Result<Vec<TransferOutcome>, LedgerError> {
     let mut tx = pool.begin().await?;
     let (mut seq, mut prev_hash) = journal::lock_head(&mut tx).await?;
 
@@ -289,6 +326,10 @@ async fn commit_batch(pool: &PgPool, requests: &[TransferRequest]) -> Result<Vec
     let changed: Vec<&crate::domain::ledger::AccountState> =
         view.accounts.values().filter(|state| before.get(&state.id) != Some(state)).collect();
     accounts::save_totals(&mut tx, &changed).await?;
+    for (range, effect) in effects {
+        let mine = outcomes.get(range.clone()).unwrap_or(&[]);
+        effect.apply(&mut tx, mine).await?;
+    }
     tx.commit().await?;
     metrics::counter!("aex_ledger_transfers_committed_total").increment(new_rows.len() as u64);
     Ok(outcomes)

@@ -6,6 +6,7 @@
 mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod ledger;
 pub mod service;
@@ -14,12 +15,14 @@ pub mod store;
 pub use config::Config;
 
 use aex_common::auth::ServiceTokens;
+use aex_common::events::consumer::ConsumerRunner;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 use ledger::Ledger;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}", get(http::accounts::get_account))
         .route("/v1/accounts/{id}/entries", get(http::accounts::list_entries))
         .route("/v1/fees/policy", get(http::fees::policy))
+        .route("/v1/settlements/{contract_id}", get(http::escrow::get_settlement))
+        .route("/internal/v1/holds", post(http::escrow::place_hold))
+        .route("/internal/settlement/complete", post(http::escrow::complete))
         .route("/v1/audit/journal", get(http::audit::export))
         .route("/v1/audit/journal/verify", get(http::audit::verify))
         .with_state(state)
@@ -77,6 +83,14 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         Duration::from_secs(1),
         platform.shutdown.clone(),
     ));
+    let contracts = events::ContractEvents { pool: platform.pool.clone(), ledger: ledger.clone() };
+    let consumer = ConsumerRunner::new(
+        platform.pool.clone(),
+        platform.bus.clone(),
+        events::contract_consumer(),
+        Arc::new(contracts),
+    );
+    platform.spawn(consumer.run(platform.shutdown.clone()));
     let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ledger };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

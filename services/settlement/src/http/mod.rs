@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod balance;
+pub mod escrow;
 pub mod fees;
 pub mod funds;
 pub mod transfers;

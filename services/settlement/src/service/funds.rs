@@ -1,4 +1,4 @@
-//! Money movements that involve more than one store: deposits and withdrawals against the
+//! Deposits and withdrawals against the
 //! platform's external funding account, and balances.
 
 use crate::domain::ledger::{Authority, TransferCode, TransferKind, TransferRequest};
