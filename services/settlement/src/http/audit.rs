@@ -128,3 +128,163 @@ pub async fn verify_ledger(pool: &sqlx::PgPool) -> Result<Verification> {
         balance_mismatches,
     })
 }
+
+/// `GET /v1/audit/deals/{contract_id}/replay`: the deal's transfers, each checked against its
+/// journal link and that link's predecessor, and the deal's effect on each account replayed
+/// from the transfers and compared with the settlement record.
+#[derive(Debug, Serialize)]
+pub struct DealReplay {
+    pub contract_id: String,
+    pub status: String,
+    pub chain_valid: bool,
+    pub chain_errors: Vec<Break>,
+    pub entries: Vec<crate::http::transfers::TransferView>,
+    /// Net effect of the deal per account, in minor units (credit positive).
+    pub balances: std::collections::BTreeMap<String, i64>,
+    pub consistent: bool,
+    pub inconsistencies: Vec<String>,
+}
+
+pub async fn replay_deal(
+    State(state): State<AppState>,
+    principal: Principal,
+    axum::extract::Path(contract_id): axum::extract::Path<String>,
+) -> Result<Json<DealReplay>> {
+    let settlement = crate::store::settlements::get(&state.pool, &contract_id).await?.ok_or(Error::NotFound)?;
+    let party = principal
+        .tenant_id
+        .as_deref()
+        .is_some_and(|t| t == settlement.consumer_tenant_id || t == settlement.provider_tenant_id);
+    if !(party || principal.is_admin()) {
+        return Err(Error::NotFound);
+    }
+    let transfers = crate::store::transfers::for_reference(&state.pool, &contract_id).await?;
+    let seqs: Vec<i64> = transfers.iter().map(|t| t.journal_seq).collect();
+    let links = journal::links_around(&state.pool, &seqs).await?;
+    let by_seq: std::collections::HashMap<i64, &crate::domain::journal::StoredLink> =
+        links.iter().map(|l| (l.seq, l)).collect();
+
+    let mut chain_errors = Vec::new();
+    for transfer in &transfers {
+        let seq = transfer.journal_seq;
+        let Some(link) = by_seq.get(&seq) else {
+            chain_errors.push(Break { seq, reason: "journal entry missing".into() });
+            continue;
+        };
+        let previous = if seq == 1 { Some(GENESIS.to_vec()) } else { by_seq.get(&(seq - 1)).map(|l| l.hash.clone()) };
+        if let Err(chain_break) = verify_links(seq - 1, previous.as_deref().unwrap_or(&[]), std::slice::from_ref(*link))
+        {
+            chain_errors.push(Break { seq: chain_break.seq, reason: chain_break.reason.to_string() });
+        }
+        let entry: serde_json::Value = serde_json::from_str(&link.entry).unwrap_or_default();
+        if entry["transfer_id"] != transfer.id.as_str() || entry["amount_minor"] != transfer.amount.to_string().as_str()
+        {
+            chain_errors.push(Break { seq, reason: "entry does not match the stored transfer".into() });
+        }
+    }
+
+    let mut balances: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for transfer in transfers.iter().filter(|t| t.kind == "posted" || t.kind == "post_pending") {
+        *balances.entry(transfer.debit_account_id.clone()).or_default() -= transfer.amount;
+        *balances.entry(transfer.credit_account_id.clone()).or_default() += transfer.amount;
+    }
+    let mut inconsistencies = Vec::new();
+    if balances.values().sum::<i64>() != 0 {
+        inconsistencies.push("the deal's debits and credits differ".to_string());
+    }
+    if settlement.status == "SETTLED" {
+        let parts = [settlement.platform_fee_minor, settlement.protocol_fee_minor, settlement.payout_minor];
+        let split: i64 = parts.iter().map(|p| p.unwrap_or(0)).sum();
+        if split != settlement.price_minor {
+            inconsistencies.push(format!("payout and fees sum to {split}, not the price {}", settlement.price_minor));
+        }
+        let paid_out: i64 = transfers.iter().filter(|t| t.kind == "posted").map(|t| t.amount).sum();
+        if paid_out != settlement.price_minor {
+            inconsistencies.push(format!("escrow paid out {paid_out}, not the price {}", settlement.price_minor));
+        }
+    }
+    let entries = transfers.iter().map(|t| crate::http::transfers::TransferView::from_row(t, &t.code)).collect();
+    Ok(Json(DealReplay {
+        contract_id,
+        status: settlement.status,
+        chain_valid: chain_errors.is_empty(),
+        chain_errors,
+        entries,
+        balances,
+        consistent: inconsistencies.is_empty(),
+        inconsistencies,
+    }))
+}
+
+/// `GET /v1/audit/agents/{provider_id}/revenue`: a provider's income, deal by deal.
+#[derive(Debug, Serialize)]
+pub struct Revenue {
+    pub provider_id: String,
+    pub deals: i64,
+    pub gross_minor: i64,
+    pub platform_fees_minor: i64,
+    pub protocol_fees_minor: i64,
+    pub net_minor: i64,
+    pub items: Vec<RevenueItem>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevenueItem {
+    pub contract_id: String,
+    pub currency: String,
+    pub credit_minor: i64,
+    pub debit_minor: i64,
+    pub platform_fee_minor: i64,
+    pub protocol_fee_minor: i64,
+    pub net_minor: i64,
+    pub tier: Option<String>,
+    pub settled_at: Option<String>,
+}
+
+pub async fn agent_revenue(
+    State(state): State<AppState>,
+    principal: Principal,
+    axum::extract::Path(provider_id): axum::extract::Path<String>,
+    Query(page): Query<crate::http::Page>,
+) -> Result<Json<Revenue>> {
+    let owner = crate::store::settlements::provider_tenant(&state.pool, &provider_id).await?;
+    let allowed = principal.is_admin() || (owner.is_some() && owner.as_deref() == principal.tenant_id.as_deref());
+    if !allowed {
+        return Err(Error::NotFound);
+    }
+    let (limit, offset) = page.bounds()?;
+    let rows = crate::store::settlements::settled_for_provider(&state.pool, &provider_id, limit, offset).await?;
+    let (deals, gross, platform, protocol, net) =
+        crate::store::settlements::provider_totals(&state.pool, &provider_id).await?;
+    let items = rows
+        .iter()
+        .map(|row| {
+            let platform_fee = row.platform_fee_minor.unwrap_or(0);
+            let protocol_fee = row.protocol_fee_minor.unwrap_or(0);
+            RevenueItem {
+                contract_id: row.contract_id.clone(),
+                currency: row.currency.clone(),
+                credit_minor: row.price_minor,
+                debit_minor: platform_fee + protocol_fee,
+                platform_fee_minor: platform_fee,
+                protocol_fee_minor: protocol_fee,
+                net_minor: row.payout_minor.unwrap_or(0),
+                tier: row.tier.clone(),
+                settled_at: row.settled_at.and_then(|t| aex_types::Timestamp::try_from(t).ok()).map(|t| t.to_string()),
+            }
+        })
+        .collect();
+    Ok(Json(Revenue {
+        provider_id,
+        deals,
+        gross_minor: gross,
+        platform_fees_minor: platform,
+        protocol_fees_minor: protocol,
+        net_minor: net,
+        items,
+        limit,
+        offset,
+    }))
+}

@@ -6,7 +6,9 @@ pub mod balance;
 pub mod escrow;
 pub mod fees;
 pub mod funds;
+pub mod market;
 pub mod transfers;
+pub mod usage;
 
 use crate::error::{Error, Result};
 use aex_types::{Currency, Money};

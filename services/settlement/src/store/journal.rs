@@ -52,3 +52,14 @@ pub async fn links_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<St
             .await?;
     Ok(rows.into_iter().map(|(seq, entry, prev_hash, hash)| StoredLink { seq, entry, prev_hash, hash }).collect())
 }
+
+/// The links of the given transfers, and of each one's predecessor, by sequence.
+pub async fn links_around(pool: &PgPool, seqs: &[i64]) -> Result<Vec<StoredLink>, sqlx::Error> {
+    let wanted: Vec<i64> = seqs.iter().flat_map(|s| [*s - 1, *s]).collect();
+    let rows: Vec<(i64, String, Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, entry, prev_hash, hash FROM journal WHERE seq = ANY($1) ORDER BY seq")
+            .bind(&wanted)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(seq, entry, prev_hash, hash)| StoredLink { seq, entry, prev_hash, hash }).collect())
+}

@@ -145,3 +145,92 @@ pub async fn provider_volume_30d(
     .await?;
     Ok(volume.unwrap_or(0))
 }
+
+/// A provider's settled deals, newest first.
+pub async fn settled_for_provider(
+    pool: &PgPool,
+    provider_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SettlementRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE provider_id = $1 AND status = 'SETTLED' ORDER BY settled_at DESC, contract_id LIMIT $2 OFFSET $3"
+    )))
+    .bind(provider_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// The tenant that receives a provider's payouts, if it has any escrow on record.
+pub async fn provider_tenant(pool: &PgPool, provider_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT provider_tenant_id FROM settlements WHERE provider_id = $1 LIMIT 1")
+        .bind(provider_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Totals of a provider's settled deals: (deals, gross, platform fees, protocol fees, payout).
+pub async fn provider_totals(pool: &PgPool, provider_id: &str) -> Result<(i64, i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(price_minor), 0)::bigint, COALESCE(sum(platform_fee_minor), 0)::bigint,
+                COALESCE(sum(protocol_fee_minor), 0)::bigint, COALESCE(sum(payout_minor), 0)::bigint
+         FROM settlements WHERE provider_id = $1 AND status = 'SETTLED'",
+    )
+    .bind(provider_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// One line of the market feed.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct MarketLine {
+    pub category: String,
+    pub currency: String,
+    pub deals: i64,
+    pub volume_minor: i64,
+    pub median_price_minor: i64,
+}
+
+/// Per category and currency: settled deals, volume and median price over settlements between
+/// `window_hours + delay_hours` and `delay_hours` ago; groups with fewer than `k` deals left out.
+pub async fn market_lines(
+    pool: &PgPool,
+    delay_hours: i32,
+    window_hours: i32,
+    k: i64,
+) -> Result<Vec<MarketLine>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT category, currency, count(*) AS deals, sum(price_minor)::bigint AS volume_minor,
+                percentile_disc(0.5) WITHIN GROUP (ORDER BY price_minor) AS median_price_minor
+         FROM settlements
+         WHERE status = 'SETTLED' AND category IS NOT NULL
+           AND settled_at <= now() - make_interval(hours => $1)
+           AND settled_at > now() - make_interval(hours => $1 + $2)
+         GROUP BY category, currency
+         HAVING count(*) >= $3
+         ORDER BY category, currency",
+    )
+    .bind(delay_hours)
+    .bind(window_hours)
+    .bind(k)
+    .fetch_all(pool)
+    .await
+}
+
+/// A tenant's escrow as consumer and as provider: (held, settled as consumer, spent, settled as
+/// provider, earned).
+pub async fn usage(pool: &PgPool, tenant_id: &str) -> Result<(i64, i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE consumer_tenant_id = $1 AND status = 'HELD'),
+                count(*) FILTER (WHERE consumer_tenant_id = $1 AND status = 'SETTLED'),
+                COALESCE(sum(price_minor) FILTER (WHERE consumer_tenant_id = $1 AND status = 'SETTLED'), 0)::bigint,
+                count(*) FILTER (WHERE provider_tenant_id = $1 AND status = 'SETTLED'),
+                COALESCE(sum(payout_minor) FILTER (WHERE provider_tenant_id = $1 AND status = 'SETTLED'), 0)::bigint
+         FROM settlements WHERE consumer_tenant_id = $1 OR provider_tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await
+}

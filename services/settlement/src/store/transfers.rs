@@ -174,3 +174,35 @@ pub async fn lapsed_pending(pool: &PgPool, limit: i64) -> Result<Vec<(String, St
     .fetch_all(pool)
     .await
 }
+
+/// The transfers of one contract (hold, payout legs, release), in journal order.
+pub async fn for_reference(pool: &PgPool, reference: &str) -> Result<Vec<TransferRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE reference = $1 ORDER BY journal_seq")))
+        .bind(reference)
+        .fetch_all(pool)
+        .await
+}
+
+/// Entries touching any of a tenant's accounts, newest first, and their total count.
+pub async fn for_tenant(
+    pool: &PgPool,
+    tenant_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TransferRow>, i64), sqlx::Error> {
+    let condition = "WHERE debit_account_id IN (SELECT id FROM accounts WHERE tenant_id = $1)
+                        OR credit_account_id IN (SELECT id FROM accounts WHERE tenant_id = $1)";
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} {condition} ORDER BY journal_seq DESC LIMIT $2 OFFSET $3"
+    )))
+    .bind(tenant_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM transfers {condition}")))
+        .bind(tenant_id)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}

@@ -7,6 +7,7 @@ mod crash;
 mod escrow;
 mod funds;
 mod operations;
+mod reports;
 mod transfers;
 
 use aex_common::auth::ServiceTokens;
