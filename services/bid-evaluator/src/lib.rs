@@ -4,6 +4,7 @@
 //! so tests run the real application on `127.0.0.1:0`.
 
 mod config;
+pub mod domain;
 
 pub use config::Config;
 

@@ -1,0 +1,3 @@
+//! The evaluator's pure rules: no I/O, table- and property-tested.
+
+pub mod scoring;
