@@ -4,6 +4,7 @@ use aex_common::auth::ServiceTokenArgs;
 use aex_common::db::DbArgs;
 use aex_common::events::NatsArgs;
 use aex_common::runtime::{ServiceArgs, ServiceConfig};
+use aex_common::secret::Secret;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
@@ -17,6 +18,25 @@ pub struct Config {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub tokens: ServiceTokenArgs,
+    #[command(flatten)]
+    pub ca: CaArgs,
+}
+
+/// The certificate authority's own settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaArgs {
+    /// Key-encryption key for CA private keys at rest: 32 bytes as 64 hex digits or base64.
+    /// Required with `--env production`; in development, keys are stored unencrypted and flagged.
+    #[arg(long = "ca-kek", env = "AEX_CA_KEK", hide_env_values = true)]
+    pub ca_kek: Option<Secret<String>>,
+    /// Validity of issued agent certificates, in days.
+    #[arg(
+        long = "cert-validity-days",
+        env = "AEX_CERT_VALIDITY_DAYS",
+        default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
+    )]
+    pub cert_validity_days: u32,
 }
 
 impl ServiceConfig for Config {

@@ -4,13 +4,22 @@
 //! so tests run the real application on `127.0.0.1:0`.
 
 mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod keyring;
+pub mod service;
+pub mod store;
 
-pub use config::Config;
+pub use config::{CaArgs, Config};
 
 use aex_common::auth::ServiceTokens;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
+use keyring::Keyring;
+use service::Ca;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -30,15 +39,37 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: ServiceTokens,
+    pub ca: Ca,
 }
 
 /// The service's own routes (the operational ones are added by the platform).
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    use http::{ca, certificates, crl, requests};
+    Router::new()
+        .route("/.well-known/aex-ca.json", get(ca::well_known))
+        .route("/v1/ca/keys/rotate", post(ca::rotate))
+        .route("/v1/ca/keys/{version}/revoke", post(ca::revoke))
+        .route("/v1/certificates/request", post(requests::create))
+        .route("/v1/certificates/requests/{id}/approve", post(requests::approve))
+        .route("/v1/certificates/requests/{id}/reject", post(requests::reject))
+        .route("/internal/v1/certificates/{id}/approve", post(requests::internal_approve))
+        .route("/internal/v1/certificates/{id}/reject", post(requests::internal_reject))
+        .route("/v1/certificates/verify", post(certificates::verify))
+        .route("/v1/certificates/search", get(certificates::search))
+        .route("/v1/certificates/{id}", get(certificates::get).delete(certificates::revoke))
+        .route("/v1/certificates/{id}/renew", post(certificates::renew))
+        .route("/v1/providers/{id}/certificates", get(certificates::for_provider))
+        .route("/internal/v1/certificates/batch-verify", post(certificates::batch_verify))
+        .route("/internal/v1/providers/{id}/can-perform", get(certificates::can_perform))
+        .route("/v1/crl", get(crl::get_crl))
+        .route("/v1/crl.der", get(crl::get_crl_der))
+        .with_state(state)
 }
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+    // Refuse a production start without a KEK before touching anything.
+    let keyring = Keyring::from_config(&config.ca, config.service.environment).map_err(StartError::Config)?;
     let spec = PlatformSpec {
         name: SERVICE,
         default_schema: SCHEMA,
@@ -48,6 +79,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         tokens: &config.tokens,
     };
     let platform = Platform::start(spec, shutdown).await?;
-    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone() };
+    let ca = Ca { keyring, validity: time::Duration::days(i64::from(config.ca.cert_validity_days)) };
+    service::initialize(&platform.pool, &ca)
+        .await
+        .map_err(|e| StartError::Config(format!("certificate authority: {e}")))?;
+    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ca };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

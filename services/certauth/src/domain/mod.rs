@@ -1,0 +1,9 @@
+//! Certauth's rules, free of I/O: request validation, CA key material, the signed credential and
+//! its verification, X.509 certificates and CRLs, and protection of keys at rest.
+
+pub mod ca;
+pub mod credential;
+pub mod crl;
+pub mod keywrap;
+pub mod request;
+pub mod x509;
