@@ -6,6 +6,7 @@ pub mod auth;
 pub mod db;
 pub mod events;
 pub mod http_client;
+pub mod keywrap;
 pub mod runtime;
 pub mod secret;
 pub mod server;

@@ -1,8 +1,8 @@
 //! Certauth's errors: each variant is one stable code and status; internal causes are logged
 //! and answered with a generic 500.
 
-use crate::domain::keywrap::KeyWrapError;
 use crate::domain::x509::KeyError;
+use aex_common::keywrap::KeyWrapError;
 use aex_common::server::ApiError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -4,9 +4,9 @@
 
 use crate::config::CaArgs;
 use crate::domain::ca;
-use crate::domain::keywrap::{self, AesGcmKeyWrap, DevelopmentKeyWrap, KeyWrap, KeyWrapError, Protection};
 use crate::error::{Error, Result};
 use crate::store::ca_keys::{self, CaKeyRow};
+use aex_common::keywrap::{self, KeyWrap, KeyWrapError, Protection};
 use aex_common::runtime::Environment;
 use p256::ecdsa::SigningKey;
 use sqlx::PgConnection;
@@ -57,22 +57,8 @@ impl Keyring {
     /// The keyring for this configuration: AES-256-GCM with a KEK; without one, development
     /// stores keys unencrypted (loudly) and production refuses to start.
     pub fn from_config(args: &CaArgs, environment: Environment) -> Result<Self, String> {
-        let development = environment == Environment::Development;
-        let wrap: Box<dyn KeyWrap> = match &args.ca_kek {
-            Some(kek) => {
-                let kek = keywrap::parse_kek(kek.expose()).map_err(|e| e.to_string())?;
-                Box::new(AesGcmKeyWrap::new(&kek).map_err(|e| e.to_string())?)
-            }
-            None if development => {
-                tracing::warn!(
-                    "AEX_CA_KEK is not set: CA private keys are stored UNENCRYPTED (development only; flagged \
-                     'development-plaintext')"
-                );
-                Box::new(DevelopmentKeyWrap)
-            }
-            None => return Err("AEX_CA_KEK is required in production to encrypt CA keys at rest".to_string()),
-        };
-        Ok(Self::new(wrap, development))
+        let wrap = keywrap::from_config(args.ca_kek.as_ref(), environment, "AEX_CA_KEK")?;
+        Ok(Self::new(wrap, environment == Environment::Development))
     }
 
     pub fn new(wrap: Box<dyn KeyWrap>, allow_plaintext: bool) -> Self {

@@ -4,6 +4,5 @@
 pub mod ca;
 pub mod credential;
 pub mod crl;
-pub mod keywrap;
 pub mod request;
 pub mod x509;

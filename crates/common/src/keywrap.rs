@@ -1,5 +1,6 @@
-//! Protection of CA private keys at rest: AES-256-GCM under a key-encryption key (KEK) from the
-//! environment, or — in development only — plaintext explicitly marked as unprotected.
+//! Protection of private keys at rest (CA keys, receipt signing keys): AES-256-GCM under a
+//! key-encryption key (KEK) from the environment, or — in development only — plaintext
+//! explicitly marked as unprotected.
 //!
 //! The sealed form of an AES-GCM key is `nonce (12 bytes) ‖ ciphertext ‖ tag`; the associated
 //! data names the key version, so a sealed key copied onto another version's row will not open.
@@ -40,17 +41,17 @@ impl Protection {
 pub enum KeyWrapError {
     #[error("the key-encryption key must be 32 bytes, as 64 hex digits or base64")]
     InvalidKek,
-    #[error("a CA key is encrypted at rest; AEX_CA_KEK is required to open it")]
+    #[error("a stored key is encrypted at rest; its key-encryption key is required to open it")]
     KekRequired,
-    #[error("a CA key is stored unencrypted (development); refusing to use it with a key-encryption key configured")]
+    #[error("a stored key is unencrypted (development); refusing to use it with a key-encryption key configured")]
     UnprotectedKey,
-    #[error("a CA key could not be decrypted: wrong key-encryption key or corrupted row")]
+    #[error("a stored key could not be decrypted: wrong key-encryption key or corrupted row")]
     Decrypt,
-    #[error("a CA key could not be encrypted")]
+    #[error("a key could not be encrypted")]
     Encrypt,
 }
 
-/// Seals and opens CA private keys.
+/// Seals and opens private keys.
 pub trait KeyWrap: Send + Sync {
     /// The protection applied by [`KeyWrap::seal`].
     fn protection(&self) -> Protection;
@@ -139,6 +140,26 @@ impl KeyWrap for DevelopmentKeyWrap {
             Protection::DevelopmentPlaintext => Ok(sealed.to_vec()),
             Protection::Aes256Gcm => Err(KeyWrapError::KekRequired),
         }
+    }
+}
+
+/// The key wrap for a configuration: AES-256-GCM when a KEK is given; without one, development
+/// stores keys unencrypted (with a loud warning naming `variable`) and production refuses.
+pub fn from_config(
+    kek: Option<&crate::secret::Secret<String>>,
+    environment: crate::runtime::Environment,
+    variable: &str,
+) -> Result<Box<dyn KeyWrap>, String> {
+    match kek {
+        Some(kek) => {
+            let kek = parse_kek(kek.expose()).map_err(|e| format!("{variable}: {e}"))?;
+            Ok(Box::new(AesGcmKeyWrap::new(&kek).map_err(|e| format!("{variable}: {e}"))?))
+        }
+        None if environment == crate::runtime::Environment::Development => {
+            tracing::warn!("{variable} is not set: private keys are stored UNENCRYPTED (development only)");
+            Ok(Box::new(DevelopmentKeyWrap))
+        }
+        None => Err(format!("{variable} is required in production to encrypt private keys at rest")),
     }
 }
 
