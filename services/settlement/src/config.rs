@@ -21,6 +21,10 @@ pub struct Config {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub tokens: ServiceTokenArgs,
+    /// Key-encryption key (32 bytes, hex or base64) sealing the receipt signing key at rest;
+    /// required in production.
+    #[arg(long = "receipt-kek", env = "AEX_SETTLEMENT_KEK", hide_env_values = true)]
+    pub receipt_kek: Option<aex_common::secret::Secret<String>>,
 }
 
 impl ServiceConfig for Config {

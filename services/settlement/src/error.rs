@@ -40,6 +40,8 @@ pub enum Error {
     NotAService,
     #[error("this contract's escrow was already resolved")]
     AlreadyResolved,
+    #[error("a receipt exists only for a settled contract")]
+    ReceiptNotAvailable,
     #[error("the ledger is not accepting work right now")]
     Unavailable,
     #[error("database: {0}")]
@@ -93,6 +95,9 @@ impl Error {
             ),
             Error::HoldNotFound => ApiError::new(StatusCode::NOT_FOUND, "HOLD_NOT_FOUND", self.to_string()),
             Error::HoldConflict => ApiError::new(StatusCode::CONFLICT, "HOLD_CONFLICT", self.to_string()),
+            Error::ReceiptNotAvailable => {
+                ApiError::new(StatusCode::CONFLICT, "RECEIPT_NOT_AVAILABLE", self.to_string())
+            }
             Error::AlreadyResolved => ApiError::new(StatusCode::CONFLICT, "ALREADY_RESOLVED", self.to_string()),
             Error::NotAService => ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"),
             Error::Auth(error) => error.clone(),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod ledger;
+pub mod receipts;
 pub mod service;
 pub mod store;
 
@@ -43,6 +44,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub tokens: ServiceTokens,
     pub ledger: Ledger,
+    pub receipts: receipts::ReceiptSigner,
 }
 
 /// The service's own routes (the operational ones are added by the platform).
@@ -64,6 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/deals/{contract_id}/replay", get(http::audit::replay_deal))
         .route("/v1/audit/agents/{provider_id}/revenue", get(http::audit::agent_revenue))
         .route("/v1/settlements/{contract_id}", get(http::escrow::get_settlement))
+        .route("/v1/settlements/{contract_id}/receipt", get(http::receipts::get_receipt))
+        .route("/v1/receipts/verify", post(http::receipts::verify))
+        .route("/v1/receipts/keys", get(http::receipts::keys))
         .route("/internal/v1/holds", post(http::escrow::place_hold))
         .route("/internal/settlement/complete", post(http::escrow::complete))
         .route("/v1/audit/journal", get(http::audit::export))
@@ -81,7 +86,14 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         nats: &config.nats,
         tokens: &config.tokens,
     };
+    let environment = config.service.environment;
+    let wrap = aex_common::keywrap::from_config(config.receipt_kek.as_ref(), environment, "AEX_SETTLEMENT_KEK")
+        .map_err(StartError::Config)?;
     let platform = Platform::start(spec, shutdown).await?;
+    let allow_plaintext = environment == aex_common::runtime::Environment::Development;
+    let signer = receipts::ReceiptSigner::load_or_create(&platform.pool, wrap.as_ref(), allow_plaintext)
+        .await
+        .map_err(StartError::Config)?;
     let (ledger, batcher) = Ledger::start(platform.pool.clone(), platform.shutdown.clone());
     platform.spawn(batcher);
     platform.spawn(ledger::expire_lapsed_holds(
@@ -98,6 +110,6 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         Arc::new(contracts),
     );
     platform.spawn(consumer.run(platform.shutdown.clone()));
-    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ledger };
+    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ledger, receipts: signer };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

@@ -3,3 +3,4 @@
 pub mod fees;
 pub mod journal;
 pub mod ledger;
+pub mod receipt;

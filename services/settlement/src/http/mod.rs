@@ -7,6 +7,7 @@ pub mod escrow;
 pub mod fees;
 pub mod funds;
 pub mod market;
+pub mod receipts;
 pub mod transfers;
 pub mod usage;
 

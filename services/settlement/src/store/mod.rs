@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod audit;
 pub mod journal;
+pub mod receipts;
 pub mod settlements;
 pub mod transfers;

@@ -7,6 +7,7 @@ mod crash;
 mod escrow;
 mod funds;
 mod operations;
+mod receipts;
 mod reports;
 mod transfers;
 
@@ -14,7 +15,7 @@ use aex_common::auth::ServiceTokens;
 use aex_common::secret::Secret;
 use aex_testkit::{RunningService, ServiceUnderTest};
 use clap::Parser;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The running service plus what tests need to call it as any tenant.
@@ -36,7 +37,21 @@ pub async fn start() -> (RunningService, ServiceUnderTest) {
 impl Settlement {
     pub async fn start() -> Self {
         let (service, sut) = start().await;
+        Self::from_parts(service, sut)
+    }
+
+    pub fn from_parts(service: RunningService, sut: ServiceUnderTest) -> Self {
         let tokens = ServiceTokens::new(&Secret::new(sut.token_secret.clone()), Duration::from_secs(300)).unwrap();
+        Self { service, sut, tokens }
+    }
+
+    /// Stops the service and starts it again on the same schema and namespace.
+    pub async fn restart(self) -> Self {
+        let Settlement { service, sut, tokens } = self;
+        service.stop().await;
+        let config = aex_settlement::Config::try_parse_from(sut.args()).expect("test configuration parses");
+        let service =
+            aex_testkit::spawn_service(|listener, shutdown| aex_settlement::run(config, listener, shutdown)).await;
         Self { service, sut, tokens }
     }
 
@@ -115,4 +130,25 @@ impl Caller<'_> {
 /// A fresh tenant id.
 pub fn tenant() -> String {
     aex_types::TenantId::new().to_string()
+}
+
+/// Places and settles one contract; returns its id.
+pub async fn settle_deal(
+    s: &Settlement,
+    consumer: &str,
+    provider_tenant: &str,
+    provider_id: &str,
+    price: &str,
+    category: &str,
+) -> String {
+    let contract_id = aex_types::ContractId::new().to_string();
+    s.tenant(consumer).deposit(price).await;
+    let hold = json!({ "contract_id": contract_id, "consumer_tenant_id": consumer, "provider_tenant_id": provider_tenant,
+                       "provider_id": provider_id, "amount": price, "category": category });
+    let (status, body) = s.service_caller().post("/internal/v1/holds", &hold).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) =
+        s.service_caller().post("/internal/settlement/complete", &json!({ "contract_id": contract_id })).await;
+    assert_eq!(status, 200, "{body}");
+    contract_id
 }

@@ -1,28 +1,6 @@
 //! What settlement reports: deal replay, agent revenue, fee tiers, usage and the market feed.
 
-use crate::{Settlement, tenant};
-use serde_json::json;
-
-/// Places and settles one contract; returns its id.
-async fn settle_deal(
-    s: &Settlement,
-    consumer: &str,
-    provider_tenant: &str,
-    provider_id: &str,
-    price: &str,
-    category: &str,
-) -> String {
-    let contract_id = aex_types::ContractId::new().to_string();
-    s.tenant(consumer).deposit(price).await;
-    let hold = json!({ "contract_id": contract_id, "consumer_tenant_id": consumer, "provider_tenant_id": provider_tenant,
-                       "provider_id": provider_id, "amount": price, "category": category });
-    let (status, body) = s.service_caller().post("/internal/v1/holds", &hold).await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) =
-        s.service_caller().post("/internal/settlement/complete", &json!({ "contract_id": contract_id })).await;
-    assert_eq!(status, 200, "{body}");
-    contract_id
-}
+use crate::{Settlement, settle_deal, tenant};
 
 #[tokio::test]
 async fn a_deal_replays_with_a_valid_chain_and_consistent_balances() {

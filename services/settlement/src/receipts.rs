@@ -1,0 +1,130 @@
+//! The receipt signing key in memory, and receipt issuance. The key is generated once (first
+//! start of any replica, under an advisory lock), stored sealed by `aex_common::keywrap`, and
+//! opened at every start, so receipts issued before a restart still verify after it.
+
+use crate::domain::receipt::{self, ReceiptFields};
+use crate::store::receipts::{self, ReceiptRow, SigningKeyRow};
+use crate::store::settlements::SettlementRow;
+use aex_common::keywrap::{KeyWrap, Protection};
+use aex_types::{Currency, Money, Timestamp};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+/// Who signs receipts.
+pub const ISSUER: &str = "aex-settlement";
+
+/// The opened signing key. Cheap to clone.
+#[derive(Clone)]
+pub struct ReceiptSigner {
+    inner: Arc<Opened>,
+}
+
+struct Opened {
+    version: i32,
+    key: SigningKey,
+    public_key_pem: String,
+}
+
+impl std::fmt::Debug for ReceiptSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiptSigner").field("version", &self.inner.version).finish_non_exhaustive()
+    }
+}
+
+fn seal_context(version: i32) -> Vec<u8> {
+    format!("aex-settlement:receipt-key:v{version}").into_bytes()
+}
+
+impl ReceiptSigner {
+    /// Opens the active key, creating version 1 on the very first start.
+    pub async fn load_or_create(pool: &PgPool, wrap: &dyn KeyWrap, allow_plaintext: bool) -> Result<Self, String> {
+        let database = |e: sqlx::Error| format!("receipt key: {e}");
+        let mut tx = pool.begin().await.map_err(database)?;
+        receipts::lock_key_creation(&mut tx).await.map_err(database)?;
+        let row = match receipts::active_key(&mut tx).await.map_err(database)? {
+            Some(row) => row,
+            None => {
+                let key = receipt::generate_key().ok_or("the OS random number generator failed")?;
+                let public_key_pem =
+                    key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| format!("receipt key: {e}"))?;
+                let mut secret = key.to_bytes().to_vec();
+                let sealed = wrap.seal(&seal_context(1), &secret).map_err(|e| e.to_string());
+                secret.fill(0);
+                let row = SigningKeyRow {
+                    version: 1,
+                    public_key_pem,
+                    sealed_private_key: sealed?,
+                    key_protection: wrap.protection().as_str().to_string(),
+                    status: "active".into(),
+                };
+                receipts::insert_key(&mut tx, &row).await.map_err(database)?;
+                tracing::info!(version = 1, protection = %row.key_protection, "receipt signing key created");
+                row
+            }
+        };
+        tx.commit().await.map_err(database)?;
+        let protection = Protection::parse(&row.key_protection).ok_or("receipt key: unknown protection")?;
+        let mut secret = match protection {
+            Protection::DevelopmentPlaintext if allow_plaintext => row.sealed_private_key.clone(),
+            _ => {
+                wrap.open(protection, &seal_context(row.version), &row.sealed_private_key).map_err(|e| e.to_string())?
+            }
+        };
+        let key = SigningKey::from_slice(&secret);
+        secret.fill(0);
+        let key = key.map_err(|_| "receipt key: invalid key material".to_string())?;
+        Ok(Self { inner: Arc::new(Opened { version: row.version, key, public_key_pem: row.public_key_pem }) })
+    }
+
+    pub fn version(&self) -> i32 {
+        self.inner.version
+    }
+
+    pub fn public_key_pem(&self) -> &str {
+        &self.inner.public_key_pem
+    }
+
+    /// The receipt of a settled deal, signed. `journal_hash` is the hex hash of the link that
+    /// recorded the payout.
+    pub fn issue(&self, row: &SettlementRow, journal_hash: &str) -> ReceiptRow {
+        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let text = |minor: Option<i64>| minor.map(|m| m.to_string()).unwrap_or_default();
+        let decimal = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
+        let time = |t: Option<time::OffsetDateTime>| {
+            t.and_then(|t| Timestamp::try_from(t).ok()).map(|t| t.to_string()).unwrap_or_default()
+        };
+        let mut fields = ReceiptFields::new();
+        let mut put = |key: &str, value: String| {
+            fields.insert(key.to_string(), value);
+        };
+        put("issuer", ISSUER.to_string());
+        put("algorithm", receipt::ALGORITHM.to_string());
+        put("key_version", self.inner.version.to_string());
+        put("contract_id", row.contract_id.clone());
+        put("work_id", row.work_id.clone().unwrap_or_default());
+        put("consumer_tenant_id", row.consumer_tenant_id.clone());
+        put("provider_tenant_id", row.provider_tenant_id.clone());
+        put("provider_id", row.provider_id.clone());
+        put("currency", row.currency.clone());
+        put("price", decimal(row.price_minor));
+        put("price_minor", row.price_minor.to_string());
+        put("platform_fee_minor", text(row.platform_fee_minor));
+        put("protocol_fee_minor", text(row.protocol_fee_minor));
+        put("payout_minor", text(row.payout_minor));
+        put("tier", row.tier.clone().unwrap_or_default());
+        put("fee_policy_version", row.fee_policy_version.clone().unwrap_or_default());
+        put("journal_seq", text(row.journal_seq));
+        put("journal_hash", journal_hash.to_string());
+        put("settled_at", time(row.settled_at));
+        put("issued_at", Timestamp::now().to_string());
+        let signature = receipt::sign(&fields, &self.inner.key);
+        ReceiptRow {
+            contract_id: row.contract_id.clone(),
+            body: receipt::canonical(&fields),
+            signature,
+            key_version: self.inner.version,
+        }
+    }
+}
