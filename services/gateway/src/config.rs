@@ -34,6 +34,49 @@ pub struct Config {
     /// Redis URL for rate limits and the idempotency replay cache.
     #[arg(long = "redis-url", env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", hide_env_values = true)]
     pub redis_url: Secret<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Rate limits, the idempotency replay cache, and how they use Redis.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Starts every Redis key the gateway writes, so deployments (and tests) sharing one Redis
+    /// never share counters or replayed responses.
+    #[arg(long = "redis-key-prefix", env = "AEX_REDIS_KEY_PREFIX", default_value = "aex:")]
+    pub redis_key_prefix: String,
+    /// Most Redis calls in flight at once; beyond it requests answer 429 `service_overloaded`
+    /// at once instead of queueing.
+    #[arg(long = "redis-max-in-flight", env = "AEX_REDIS_MAX_IN_FLIGHT", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub redis_max_in_flight: u32,
+    /// Default per-tenant sustained rate, requests per minute (tenant rows may override it).
+    #[arg(long = "rate-limit-per-minute", env = "AEX_RATE_LIMIT_PER_MINUTE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_minute: u32,
+    /// Default per-tenant burst on top of a minute's requests.
+    #[arg(long = "rate-limit-burst", env = "AEX_RATE_LIMIT_BURST", default_value_t = 50)]
+    pub burst: u32,
+    /// Default per-tenant rate of money routes (deposits, withdrawals, transfers, awards),
+    /// requests per minute, in addition to the general limit.
+    #[arg(long = "money-rate-limit-per-minute", env = "AEX_MONEY_RATE_LIMIT_PER_MINUTE", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub money_per_minute: u32,
+    /// Burst of money routes.
+    #[arg(long = "money-rate-limit-burst", env = "AEX_MONEY_RATE_LIMIT_BURST", default_value_t = 10)]
+    pub money_burst: u32,
+    /// How long a fresh (empty) Redis enforces half of every limit, in seconds.
+    #[arg(long = "rate-limit-cold-start-seconds", env = "AEX_RATE_LIMIT_COLD_START_SECONDS", default_value_t = 300)]
+    pub cold_start_seconds: u64,
+    /// How long a first response is replayed for the same `Idempotency-Key`, in seconds.
+    #[arg(long = "idempotency-ttl-seconds", env = "AEX_IDEMPOTENCY_TTL_SECONDS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub idempotency_ttl_seconds: u64,
+    /// How long an in-flight claim on an `Idempotency-Key` lives if its request never finishes
+    /// (a crashed replica); longer than the request timeout.
+    #[arg(long = "idempotency-lock-seconds", env = "AEX_IDEMPOTENCY_LOCK_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub idempotency_lock_seconds: u64,
 }
 
 /// Client credentials: access tokens, the credential cache and the operator key.

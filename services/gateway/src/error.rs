@@ -9,6 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
+/// `Retry-After` while a dependency the route cannot do without (Redis) is unavailable.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No credentials, or credentials in a form the gateway does not accept.
@@ -53,6 +56,24 @@ pub enum Error {
     /// The upstream could not be reached (connection refused, reset).
     #[error("{service} could not be reached")]
     UpstreamUnreachable { service: &'static str },
+    /// The tenant's rate limit is spent; `Retry-After` says when to come back.
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after: Duration },
+    /// The shared rate-limit store cannot be reached and the route fails closed (money).
+    #[error("rate limiting unavailable")]
+    RateLimitUnavailable,
+    /// Too many calls waiting on Redis: shed at once rather than queue.
+    #[error("service overloaded")]
+    Overloaded,
+    /// The `Idempotency-Key` was first used with a different request.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` has not finished yet.
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress,
+    /// The replay cache cannot be reached, so the at-most-once promise cannot be kept.
+    #[error("idempotency unavailable")]
+    IdempotencyUnavailable,
     /// A bug or an infrastructure failure; logged with its context, answered as a bare 500.
     #[error("internal: {0}")]
     Internal(String),
@@ -75,7 +96,12 @@ impl Error {
             Self::Validation { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeyNotRotatable(_) | Self::OperatorTenant => StatusCode::CONFLICT,
-            Self::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable { .. } | Self::RateLimitUnavailable | Self::IdempotencyUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::RateLimited { .. } | Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RequestInProgress => StatusCode::CONFLICT,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) | Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,6 +122,12 @@ impl Error {
             Self::KeyNotRotatable(_) => "KEY_NOT_ROTATABLE",
             Self::OperatorTenant => "OPERATOR_TENANT",
             Self::UpstreamUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimitUnavailable => "rate_limit_unavailable",
+            Self::Overloaded => "service_overloaded",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::RequestInProgress => "REQUEST_IN_PROGRESS",
+            Self::IdempotencyUnavailable => "IDEMPOTENCY_UNAVAILABLE",
             Self::UpstreamTimeout { .. } => "GATEWAY_TIMEOUT",
             Self::UpstreamUnreachable { .. } => "BAD_GATEWAY",
             Self::Internal(_) | Self::Database(_) => "INTERNAL_ERROR",
@@ -119,6 +151,12 @@ impl Error {
             Self::KeyNotRotatable(why) => format!("the API key cannot be rotated: {why}"),
             Self::OperatorTenant => "the operator tenant cannot be suspended".to_string(),
             Self::UpstreamUnavailable { service, .. } => format!("{service} is temporarily unavailable"),
+            Self::RateLimited { .. } => "rate limit exceeded; retry after the time in Retry-After".to_string(),
+            Self::RateLimitUnavailable => "rate limiting is temporarily unavailable for this route".to_string(),
+            Self::Overloaded => "the gateway is overloaded; retry after the time in Retry-After".to_string(),
+            Self::IdempotencyKeyReused => "this Idempotency-Key was already used with a different request".to_string(),
+            Self::RequestInProgress => "a request with this Idempotency-Key is still in progress".to_string(),
+            Self::IdempotencyUnavailable => "requests with an Idempotency-Key cannot be accepted right now".to_string(),
             Self::UpstreamTimeout { service } => format!("{service} did not answer in time"),
             Self::UpstreamUnreachable { service } => format!("{service} could not be reached"),
             Self::Internal(_) | Self::Database(_) => "internal error".to_string(),
@@ -142,7 +180,9 @@ impl IntoResponse for Error {
         let mut response = self.to_api_error().into_response();
         let retry_after = match &self {
             Self::UpstreamUnavailable { retry_in, .. } => Some(retry_in.as_secs().max(1)),
-            Self::UpstreamUnreachable { .. } => Some(1),
+            Self::UpstreamUnreachable { .. } | Self::Overloaded | Self::RequestInProgress => Some(1),
+            Self::RateLimited { retry_after } => Some(crate::domain::ratelimit::ceil_seconds(*retry_after).max(1)),
+            Self::RateLimitUnavailable | Self::IdempotencyUnavailable => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
             _ => None,
         };
         if let Some(seconds) = retry_after {
@@ -190,14 +230,25 @@ mod tests {
             (Error::UpstreamTimeout { service: "settlement" }, 504, "GATEWAY_TIMEOUT"),
             (Error::UpstreamUnreachable { service: "settlement" }, 502, "BAD_GATEWAY"),
             (Error::Internal("secret detail password=hunter2".into()), 500, "INTERNAL_ERROR"),
+            (Error::RateLimited { retry_after: Duration::from_millis(1500) }, 429, "rate_limited"),
+            (Error::RateLimitUnavailable, 503, "rate_limit_unavailable"),
+            (Error::Overloaded, 429, "service_overloaded"),
+            (Error::IdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"),
+            (Error::RequestInProgress, 409, "REQUEST_IN_PROGRESS"),
+            (Error::IdempotencyUnavailable, 503, "IDEMPOTENCY_UNAVAILABLE"),
         ];
         for (error, status, code) in cases {
             let (got_status, body, retry) = body_of(error).await;
             assert_eq!(got_status.as_u16(), status, "{body}");
             assert_eq!(body["error"]["code"], code);
             assert!(!body.to_string().contains("hunter2"));
-            if code == "SERVICE_UNAVAILABLE" {
-                assert_eq!(retry.as_deref(), Some("7"));
+            match code {
+                "SERVICE_UNAVAILABLE" => assert_eq!(retry.as_deref(), Some("7")),
+                "rate_limited" => assert_eq!(retry.as_deref(), Some("2"), "rounded up"),
+                "rate_limit_unavailable" | "service_overloaded" | "IDEMPOTENCY_UNAVAILABLE" => {
+                    assert!(retry.is_some(), "{code} tells when to retry")
+                }
+                _ => {}
             }
         }
         let (_, body, _) = body_of(Error::InsufficientScope("billing:write")).await;

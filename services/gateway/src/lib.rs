@@ -9,12 +9,14 @@ mod config;
 pub mod domain;
 mod error;
 mod http;
+mod idempotency;
+mod ratelimit;
 mod redis_pool;
 mod service;
 mod store;
 
 pub use auth::jwt::{AccessClaims, AccessTokens};
-pub use config::{Config, IdentityArgs, UpstreamArgs};
+pub use config::{Config, IdentityArgs, LimitArgs, UpstreamArgs};
 pub use error::Error;
 
 use aex_common::auth::ServiceTokens;
@@ -27,6 +29,8 @@ use axum::extract::{FromRef, Request, State};
 use axum::routing::{MethodFilter, MethodRouter, delete, get, post};
 use domain::route::{ROUTES, Service, Verb};
 use http::proxy::Upstreams;
+use idempotency::ReplayCache;
+use ratelimit::RateLimiter;
 use redis_pool::Redis;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -53,6 +57,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub http: HttpClient,
     pub upstreams: Arc<Upstreams>,
+    pub limiter: RateLimiter,
+    pub replay: ReplayCache,
 }
 
 /// The service's own routes (the operational ones are added by the platform): the identity
@@ -85,10 +91,13 @@ pub fn router(state: AppState) -> Router {
         router = router.route(pattern, methods);
     }
     // Route layers run only for matched routes (an unknown path stays a plain 404); the last
-    // added runs first: authentication, then the scope check.
+    // added runs first: authentication, rate limit, scope check, idempotency, then the handler.
     router
+        .route_layer(axum::middleware::from_fn_with_state(state.replay.clone(), idempotency::guard))
         .route_layer(axum::middleware::from_fn(auth::middleware::require_scope))
+        .route_layer(axum::middleware::from_fn_with_state(state.limiter.clone(), ratelimit::enforce))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware::authenticate))
+        .route("/openapi.json", get(http::openapi::serve))
         .with_state(state)
 }
 
@@ -103,7 +112,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         nats: &config.nats,
         tokens: &config.tokens,
     };
-    let redis = Redis::new(config.redis_url.expose())
+    let limits = &config.limits;
+    let redis = Redis::new(config.redis_url.expose(), &limits.redis_key_prefix, limits.redis_max_in_flight as usize)
         .map_err(|_| StartError::Config("REDIS_URL is not a valid Redis URL".into()))?;
     let http = HttpClient::new(&config.http).map_err(|e| StartError::Config(e.to_string()))?;
     let platform = Platform::start(spec, shutdown).await?;
@@ -120,6 +130,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         auth: Authenticator::new(platform.pool.clone(), cache.clone(), tokens),
         http,
         upstreams: Arc::new(Upstreams::new(&config.upstreams)),
+        limiter: RateLimiter::new(redis.clone(), limits),
+        replay: ReplayCache::new(redis.clone(), limits),
     };
     let checks: Vec<Arc<dyn aex_common::server::ReadinessCheck>> =
         vec![Arc::new(redis), Arc::new(auth::listener::ListenerReadiness(cache))];

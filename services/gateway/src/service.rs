@@ -41,15 +41,17 @@ pub async fn issue_key(conn: &mut PgConnection, request: &KeyRequest<'_>) -> Res
 }
 
 /// A key as the owner sees it once, at creation: with its plaintext.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub id: String,
     pub key: String,
     pub prefix: String,
     pub name: String,
     pub scopes: Vec<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
     pub rotated_from: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

@@ -6,6 +6,7 @@
 //! from re-inserting the stale row it read.
 
 use crate::domain::credential::KeyValidity;
+use crate::domain::ratelimit::TenantOverrides;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,6 +20,8 @@ pub struct Credential {
     pub tenant_id: String,
     pub scopes: Vec<String>,
     pub validity: KeyValidity,
+    /// The tenant's rate-limit overrides (evicted with the tenant on change).
+    pub overrides: TenantOverrides,
 }
 
 #[derive(Debug)]
@@ -131,6 +134,7 @@ mod tests {
                 grace_until: None,
                 tenant_status: TenantStatus::Active,
             },
+            overrides: Default::default(),
         }
     }
 

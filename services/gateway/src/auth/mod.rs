@@ -9,6 +9,7 @@ pub mod middleware;
 
 use crate::domain::api_key::{self, PlaintextKey};
 use crate::domain::credential::{KeyStatus, KeyValidity, Refusal};
+use crate::domain::ratelimit::TenantOverrides;
 use crate::domain::scope;
 use crate::domain::tenant::TenantStatus;
 use crate::error::Error;
@@ -30,6 +31,8 @@ pub struct Caller {
     pub tenant_id: String,
     pub key_id: String,
     pub scopes: Vec<String>,
+    /// The tenant's rate-limit overrides.
+    pub overrides: TenantOverrides,
 }
 
 impl Caller {
@@ -122,6 +125,7 @@ impl Authenticator {
             tenant_id: credential.tenant_id.clone(),
             key_id: credential.key_id.clone(),
             scopes: credential.scopes.clone(),
+            overrides: credential.overrides,
         })
     }
 
@@ -145,7 +149,7 @@ impl Authenticator {
         check(&credential, revoked)?;
         // A token never carries more than its key holds now.
         let scopes = claims.scopes.into_iter().filter(|s| credential.scopes.contains(s)).collect();
-        Ok(Caller { tenant_id: claims.tenant_id, key_id: claims.sub, scopes })
+        Ok(Caller { tenant_id: claims.tenant_id, key_id: claims.sub, scopes, overrides: credential.overrides })
     }
 
     fn cached(&self, key: CacheKey) -> Option<Arc<Credential>> {
@@ -167,6 +171,11 @@ impl Authenticator {
             key_hash: row.key_hash,
             tenant_id: row.tenant_id,
             scopes: row.scopes,
+            overrides: TenantOverrides {
+                per_minute: row.rate_limit_per_minute,
+                burst: row.rate_limit_burst,
+                money_per_minute: row.money_rate_limit_per_minute,
+            },
         };
         self.cache.insert(credential.clone(), generation);
         Arc::new(credential)

@@ -3,6 +3,8 @@
 
 pub mod api_key;
 pub mod credential;
+pub mod idempotency;
+pub mod ratelimit;
 pub mod route;
 pub mod scope;
 pub mod tenant;

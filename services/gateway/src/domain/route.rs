@@ -138,6 +138,8 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/v1/settlements/{contract_id}", Settlement, Scope(READ)),
     route(Get, "/v1/settlements/{contract_id}/receipt", Settlement, Scope(READ)),
     route(Post, "/v1/receipts/verify", Settlement, Scope(READ)),
+    // Beyond API.md: the published receipt keys, for verifying receipts offline.
+    route(Get, "/v1/receipts/keys", Settlement, Public),
     route(Get, "/v1/fees/policy", Settlement, Scope(READ)),
     route(Get, "/v1/fees/tiers/{provider_id}", Settlement, Scope(READ)),
     route(Get, "/v1/audit/deals/{contract_id}/replay", Settlement, Scope(READ)),
@@ -272,7 +274,15 @@ mod tests {
         let public: Vec<&str> = ROUTES.iter().filter(|r| r.access == Public).map(|r| r.pattern).collect();
         assert_eq!(
             public,
-            ["/v1/info", "/v1/auth/token", "/v1/market/feed", "/v1/crl", "/v1/crl.der", "/.well-known/aex-ca.json"]
+            [
+                "/v1/info",
+                "/v1/auth/token",
+                "/v1/receipts/keys",
+                "/v1/market/feed",
+                "/v1/crl",
+                "/v1/crl.der",
+                "/.well-known/aex-ca.json"
+            ]
         );
         assert!(ROUTES.iter().filter(|r| r.access == Public).all(|r| r.verb == Get || r.pattern == "/v1/auth/token"));
     }

@@ -25,14 +25,14 @@ const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 const DEFAULT_GRACE_SECONDS: i64 = 3600;
 const MAX_PAGE: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
     name: Option<String>,
     scopes: Option<Vec<String>>,
     expires_at: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct Rotate {
     grace_seconds: Option<i64>,
 }
@@ -44,7 +44,7 @@ pub struct Page {
 }
 
 /// A key in a listing: everything but the secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     id: String,
     tenant_id: String,
@@ -53,11 +53,16 @@ pub struct KeyView {
     scopes: Vec<String>,
     /// `ACTIVE`, `REVOKED`, `EXPIRED`, or `ROTATED` (grace period over).
     status: &'static str,
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     last_used_at: Option<Timestamp>,
     rotated_from: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     grace_until: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     revoked_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
 }
 
@@ -86,7 +91,7 @@ impl KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyList {
     keys: Vec<KeyView>,
     total: i64,
@@ -94,15 +99,16 @@ pub struct KeyList {
     offset: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rotated {
     #[serde(flatten)]
     key: IssuedKey,
     previous_key_id: String,
+    #[schema(value_type = String, format = DateTime)]
     previous_key_valid_until: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Revoked {
     revoked: bool,
     id: String,

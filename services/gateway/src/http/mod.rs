@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod auth_token;
 pub mod info;
+pub mod openapi;
 pub mod proxy;
 pub mod tenants;
 

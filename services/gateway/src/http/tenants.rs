@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTenant {
     name: Option<String>,
     #[serde(rename = "type")]
@@ -29,12 +29,12 @@ pub struct CreateTenant {
     scopes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct StatusChange {
     reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Quotas {
     /// `null`: the gateway default applies.
     requests_per_minute: Option<i32>,
@@ -42,7 +42,7 @@ pub struct Quotas {
     money_requests_per_minute: Option<i32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     id: String,
     tenant_id: String,
@@ -57,7 +57,9 @@ pub struct TenantView {
     /// The platform operator's own tenant.
     operator: bool,
     quotas: Quotas,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Timestamp,
 }
 
@@ -85,7 +87,7 @@ impl TenantView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     #[serde(flatten)]
     tenant: TenantView,

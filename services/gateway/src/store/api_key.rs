@@ -32,6 +32,9 @@ pub struct CredentialRow {
     pub expires_at: Option<OffsetDateTime>,
     pub grace_until: Option<OffsetDateTime>,
     pub tenant_status: String,
+    pub rate_limit_per_minute: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+    pub money_rate_limit_per_minute: Option<i32>,
 }
 
 /// A key to insert.
@@ -107,7 +110,7 @@ pub async fn lock(conn: &mut PgConnection, tenant_id: &str, id: &str) -> Result<
 pub async fn credential_by_hash(pool: &PgPool, key_hash: &str) -> Result<Option<CredentialRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, k.tenant_id, k.key_hash, k.scopes, k.status, k.expires_at, k.grace_until, \
-           t.status AS tenant_status \
+           t.status AS tenant_status, t.rate_limit_per_minute, t.rate_limit_burst, t.money_rate_limit_per_minute \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
     )
     .bind(key_hash)
@@ -119,7 +122,7 @@ pub async fn credential_by_hash(pool: &PgPool, key_hash: &str) -> Result<Option<
 pub async fn credential_by_id(pool: &PgPool, id: &str) -> Result<Option<CredentialRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, k.tenant_id, k.key_hash, k.scopes, k.status, k.expires_at, k.grace_until, \
-           t.status AS tenant_status \
+           t.status AS tenant_status, t.rate_limit_per_minute, t.rate_limit_burst, t.money_rate_limit_per_minute \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1",
     )
     .bind(id)

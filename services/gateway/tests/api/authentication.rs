@@ -237,11 +237,7 @@ async fn revocation_and_suspension_on_one_instance_reach_another_within_a_second
 #[tokio::test]
 async fn a_weak_jwt_secret_stops_the_start() {
     let sut = aex_testkit::ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
-    let env = crate::TestEnv {
-        admin_key: random_key(),
-        jwt_secret: "short".into(),
-        upstreams: crate::TestEnv::new(&sut).await.upstreams,
-    };
+    let env = crate::TestEnv { admin_key: random_key(), jwt_secret: "short".into(), ..crate::TestEnv::new(&sut).await };
     let config = <aex_gateway::Config as clap::Parser>::try_parse_from(env.args(&sut)).unwrap();
     let (listener, _) = aex_testkit::listener().await;
     let result = aex_gateway::run(config, listener, tokio_util::sync::CancellationToken::new()).await;

@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authentication;
+mod idempotency;
 mod identity;
+mod openapi;
 mod operations;
+mod ratelimit;
 mod routing;
 mod upstream;
 
@@ -29,6 +32,9 @@ pub struct TestEnv {
     pub admin_key: String,
     pub jwt_secret: String,
     pub upstreams: Vec<Upstream>,
+    /// Redis key prefix of this test's gateways: tests sharing the test Redis never share
+    /// counters or replayed responses.
+    pub redis_prefix: String,
 }
 
 impl TestEnv {
@@ -37,7 +43,8 @@ impl TestEnv {
         for name in ["work-publisher", "bid-evaluator", "settlement", "certauth"] {
             upstreams.push(Upstream::start(name, &sut.token_secret).await);
         }
-        Self { admin_key: random_key(), jwt_secret: random_secret(), upstreams }
+        let redis_prefix = format!("aex-test-{}:", aex_testkit::unique_suffix());
+        Self { admin_key: random_key(), jwt_secret: random_secret(), upstreams, redis_prefix }
     }
 
     pub fn upstream(&self, name: &str) -> &Upstream {
@@ -51,6 +58,8 @@ impl TestEnv {
             [
                 "--redis-url",
                 &aex_testkit::redis_url(),
+                "--redis-key-prefix",
+                &self.redis_prefix,
                 "--jwt-secret",
                 &self.jwt_secret,
                 "--admin-api-key",
@@ -107,16 +116,19 @@ pub async fn start_gateway() -> Gateway {
 pub async fn start_gateway_with(extra: &[&str]) -> Gateway {
     let sut = ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
     let env = TestEnv::new(&sut).await;
-    let mut args = env.args(&sut);
+    let service = spawn(with_flags(env.args(&sut), extra)).await;
+    Gateway { service, sut, env }
+}
+
+/// `args` with the flag pairs of `extra` added; a flag given in `extra` replaces the default one.
+pub fn with_flags(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
     for pair in extra.chunks(2) {
-        // A flag given in `extra` replaces the default one.
         if let Some(at) = args.iter().position(|a| a == pair[0]) {
             args.drain(at..at + 2);
         }
         args.extend(pair.iter().map(|s| s.to_string()));
     }
-    let service = spawn(args).await;
-    Gateway { service, sut, env }
+    args
 }
 
 /// How a request authenticates.
@@ -157,6 +169,23 @@ impl Gateway {
 
     pub async fn pool(&self) -> sqlx::PgPool {
         self.sut.pool().await
+    }
+
+    /// Sets a tenant's rate-limit overrides and evicts its cached credentials everywhere.
+    pub async fn set_limits(&self, tenant: &str, per_minute: Option<i32>, burst: Option<i32>, money: Option<i32>) {
+        let pool = self.pool().await;
+        sqlx::query(
+            "UPDATE tenants SET rate_limit_per_minute = $2, rate_limit_burst = $3, money_rate_limit_per_minute = $4 \
+             WHERE id = $1",
+        )
+        .bind(tenant)
+        .bind(per_minute)
+        .bind(burst)
+        .bind(money)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("SELECT pg_notify('aex_gateway_credentials', $1)").bind(tenant).execute(&pool).await.unwrap();
     }
 }
 

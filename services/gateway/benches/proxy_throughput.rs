@@ -1,0 +1,185 @@
+//! Gateway overhead, in one run on one machine: 64 concurrent clients on `GET /v1/balance`
+//!
+//! (a) directly against the service, with a service token;
+//! (b) through the real gateway: API-key authentication (cached), the Redis rate limit (one
+//!     script round trip, a limit high enough never to refuse) and the proxy (a fresh
+//!     service token per request, the resilient HTTP client).
+//!
+//! The service is a minimal axum app that verifies the service token like a real service and
+//! answers a small JSON body: the cheapest possible service, so all overhead shows.
+//! Prints requests/s and p50/p99 latency for both and the ratio (b)/(a); target >= 60 %.
+//! Run with `eval "$(deploy/local/stack env)" && cargo bench -p aex-gateway --bench proxy_throughput`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
+
+use aex_common::auth::ServiceTokens;
+use aex_common::secret::Secret;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use clap::Parser;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 64;
+const RUN: Duration = Duration::from_secs(8);
+const WARM_UP: Duration = Duration::from_secs(1);
+
+struct Figures {
+    name: &'static str,
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn print(&self) {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let pick = |q: usize| {
+            sorted.get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
+        };
+        println!(
+            "  {:<34} {:>9.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests, {} errors, {:.1} s)",
+            self.name,
+            self.per_second(),
+            pick(50).as_secs_f64() * 1e3,
+            pick(99).as_secs_f64() * 1e3,
+            self.requests,
+            self.errors,
+            self.elapsed.as_secs_f64()
+        );
+    }
+}
+
+/// The service: verifies the service token, answers the tenant's balance.
+async fn balance(State(tokens): State<ServiceTokens>, headers: HeaderMap) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match bearer.and_then(|token| tokens.verify(token).ok()) {
+        Some(claims) => axum::Json(json!({
+            "tenant_id": claims.tenant_id,
+            "balance": "0.00",
+            "balance_minor": 0,
+            "available_minor": 0,
+            "held_minor": 0,
+            "currency": "USD",
+        }))
+        .into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// `CLIENTS` loops sending `GET url` with `header` for `RUN` (after a warm-up).
+async fn load(name: &'static str, url: String, header: (&'static str, String)) -> Figures {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
+    let run = |duration: Duration| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (client, url, header) = (client.clone(), url.clone(), header.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    let deadline = Instant::now() + duration;
+                    while Instant::now() < deadline {
+                        let started = Instant::now();
+                        let ok = match client.get(&url).header(header.0, &header.1).send().await {
+                            Ok(response) => response.status() == 200 && response.bytes().await.is_ok(),
+                            Err(_) => false,
+                        };
+                        if ok {
+                            latencies.push(started.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    (latencies, errors)
+                })
+            })
+            .collect();
+        async move {
+            let started = Instant::now();
+            let mut all = Vec::new();
+            let mut errors = 0;
+            for handle in handles {
+                let (latencies, failed) = handle.await.unwrap();
+                all.extend(latencies);
+                errors += failed;
+            }
+            (all, errors, started.elapsed())
+        }
+    };
+    let _ = run(WARM_UP).await;
+    let (latencies, errors, elapsed) = run(RUN).await;
+    Figures { name, requests: latencies.len(), errors, elapsed, latencies }
+}
+
+#[tokio::main]
+async fn main() {
+    aex_testkit::init();
+    let sut = aex_testkit::ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
+    let tokens = ServiceTokens::new(&Secret::new(sut.token_secret.clone()), Duration::from_secs(600)).unwrap();
+
+    let service = axum::Router::new().route("/v1/balance", axum::routing::get(balance)).with_state(tokens.clone());
+    let (listener, addr) = aex_testkit::listener().await;
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let service_url = format!("http://{addr}");
+
+    let admin_key = format!("aexk_{}", "ab".repeat(32));
+    let mut args = sut.args();
+    let prefix = format!("aex-bench-{}:", aex_testkit::unique_suffix());
+    let jwt_secret = "bench-jwt-secret-bench-jwt-secret-0123456789";
+    args.extend(
+        [
+            "--redis-url",
+            &aex_testkit::redis_url(),
+            "--redis-key-prefix",
+            &prefix,
+            "--jwt-secret",
+            jwt_secret,
+            "--admin-api-key",
+            &admin_key,
+            "--settlement-url",
+            &service_url,
+            "--rate-limit-per-minute",
+            "1000000000",
+            "--rate-limit-burst",
+            "1000000",
+        ]
+        .map(str::to_string),
+    );
+    let config = aex_gateway::Config::try_parse_from(args).unwrap();
+    let gateway = aex_testkit::spawn_service(|listener, shutdown| aex_gateway::run(config, listener, shutdown)).await;
+
+    let created: serde_json::Value = gateway
+        .http
+        .post(gateway.url("/v1/tenants"))
+        .header("x-api-key", &admin_key)
+        .json(&json!({"name": "Bench", "type": "REQUESTOR"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant = created["id"].as_str().unwrap().to_string();
+    let key = created["api_key"]["key"].as_str().unwrap().to_string();
+    let token = tokens.mint("gateway", Some(&tenant), &["read".to_string()], Some("bench")).unwrap();
+
+    println!("gateway proxy throughput: {CLIENTS} clients, GET /v1/balance, {} s each", RUN.as_secs());
+    let direct = load(
+        "(a) direct to the service",
+        format!("{service_url}/v1/balance"),
+        ("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    direct.print();
+    let through = load("(b) through the gateway", gateway.url("/v1/balance"), ("x-api-key", key)).await;
+    through.print();
+    println!("  ratio (b)/(a): {:.0} % (target >= 60 %)", 100.0 * through.per_second() / direct.per_second());
+    gateway.stop().await;
+}

@@ -1,0 +1,239 @@
+//! Per-tenant rate limits, shared by every gateway replica through Redis.
+//!
+//! Each authenticated request is checked in one Redis round trip (`gcra.lua`) against its
+//! tenant's bucket and, on money routes, also the tenant's money bucket:
+//!
+//! - `<prefix>ratelimit:<tenant_id>` and `<prefix>ratelimit:<tenant_id>:money` hold the
+//!   buckets' theoretical arrival times (µs, Redis clock), expiring once the bucket is full;
+//! - `<prefix>ratelimit:first_seen` holds when this Redis first served a rate-limit check.
+//!   It is set with `SET NX` by the script, so a fresh or emptied Redis (restart without
+//!   persistence, flush, failover to an empty replica) is detected by its absence, and for
+//!   the cold-start window every quota is halved.
+//!
+//! When Redis is unavailable: reads and non-money writes fall back to the in-process
+//! limiter (logged at most every [`FALLBACK_LOG_INTERVAL`], counted in
+//! `aex_ratelimit_fallback_total`); money routes answer 503 `rate_limit_unavailable`.
+//! When too many Redis calls are in flight, every class answers 429 `service_overloaded`.
+
+mod fallback;
+
+use crate::auth::Caller;
+use crate::config::LimitArgs;
+use crate::domain::ratelimit::{self, Decision, Quota, RouteClass};
+use crate::error::Error;
+use crate::redis_pool::{Redis, RedisFailure};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fallback::FallbackLimiter;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// At most one warning per interval while the fallback is in use.
+const FALLBACK_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+static SCRIPT: &str = include_str!("gcra.lua");
+
+/// Why a request could not be decided against the shared budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undecided {
+    Overloaded,
+    /// Redis unavailable on a route that fails closed.
+    Unavailable,
+}
+
+/// The gateway's rate limiter; cheap to clone (middleware state is cloned per request).
+#[derive(Clone)]
+pub struct RateLimiter {
+    inner: Arc<Limiter>,
+}
+
+/// What a [`RateLimiter`] shares between its clones.
+pub struct Limiter {
+    redis: Redis,
+    script: redis::Script,
+    first_seen_key: String,
+    general: Quota,
+    money: Quota,
+    cold_start: Duration,
+    fallback: FallbackLimiter,
+    epoch: Instant,
+    last_fallback_log_s: AtomicU64,
+}
+
+impl std::ops::Deref for RateLimiter {
+    type Target = Limiter;
+
+    fn deref(&self) -> &Limiter {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("general", &self.general)
+            .field("money", &self.money)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    pub fn new(redis: Redis, args: &LimitArgs) -> Self {
+        let limiter = Limiter {
+            first_seen_key: redis.key(&["ratelimit", "first_seen"]),
+            redis,
+            script: redis::Script::new(SCRIPT),
+            general: Quota::new(args.per_minute, args.burst),
+            money: Quota::new(args.money_per_minute, args.money_burst),
+            cold_start: Duration::from_secs(args.cold_start_seconds),
+            fallback: FallbackLimiter::default(),
+            epoch: Instant::now(),
+            last_fallback_log_s: AtomicU64::new(0),
+        };
+        Self { inner: Arc::new(limiter) }
+    }
+
+    /// The buckets a request of `class` by `caller` must pass: (key, quota).
+    fn buckets(&self, caller: &Caller, class: RouteClass) -> Vec<(String, Quota)> {
+        let overrides = caller.overrides;
+        let mut buckets = vec![(
+            self.redis.key(&["ratelimit", &caller.tenant_id]),
+            self.general.with_overrides(overrides.per_minute, overrides.burst),
+        )];
+        if class == RouteClass::Money {
+            buckets.push((
+                self.redis.key(&["ratelimit", &caller.tenant_id, "money"]),
+                self.money.with_overrides(overrides.money_per_minute, None),
+            ));
+        }
+        buckets
+    }
+
+    /// Decides one request; the decision reported is the binding bucket's.
+    pub async fn check(&self, caller: &Caller, class: RouteClass) -> Result<Decision, Undecided> {
+        let buckets = self.buckets(caller, class);
+        match self.check_shared(&buckets).await {
+            Ok(decision) => Ok(decision),
+            Err(RedisFailure::Overloaded) => Err(Undecided::Overloaded),
+            Err(RedisFailure::Unavailable) if class == RouteClass::Money => {
+                metrics::counter!("aex_ratelimit_unavailable_total").increment(1);
+                Err(Undecided::Unavailable)
+            }
+            Err(RedisFailure::Unavailable) => {
+                self.note_fallback(class);
+                let local: Vec<(&str, Quota)> = buckets.iter().map(|(key, quota)| (key.as_str(), *quota)).collect();
+                ratelimit::binding(&self.fallback.check(&local)).ok_or(Undecided::Unavailable)
+            }
+        }
+    }
+
+    async fn check_shared(&self, buckets: &[(String, Quota)]) -> Result<Decision, RedisFailure> {
+        let mut invocation = self.script.prepare_invoke();
+        invocation.key(&self.first_seen_key);
+        for (key, _) in buckets {
+            invocation.key(key);
+        }
+        invocation.arg(u64::try_from(self.cold_start.as_micros()).unwrap_or(u64::MAX));
+        for (_, quota) in buckets {
+            invocation.arg(quota.per_minute).arg(quota.burst);
+        }
+        let invocation = &invocation;
+        let reply: Vec<i64> =
+            self.redis.run(|mut connection| async move { invocation.invoke_async(&mut connection).await }).await?;
+        let decisions = parse_reply(&reply, buckets.len()).ok_or_else(|| {
+            tracing::error!(?reply, "unexpected reply from the rate-limit script");
+            RedisFailure::Unavailable
+        })?;
+        ratelimit::binding(&decisions).ok_or(RedisFailure::Unavailable)
+    }
+
+    fn note_fallback(&self, class: RouteClass) {
+        let label = if class == RouteClass::Read { "read" } else { "write" };
+        metrics::counter!("aex_ratelimit_fallback_total", "class" => label).increment(1);
+        let now_s = self.epoch.elapsed().as_secs() + FALLBACK_LOG_INTERVAL.as_secs();
+        let last = self.last_fallback_log_s.load(Ordering::Relaxed);
+        if now_s >= last + FALLBACK_LOG_INTERVAL.as_secs()
+            && self.last_fallback_log_s.compare_exchange(last, now_s, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!("redis unavailable: rate limits fall back to this replica's in-process limiter");
+        }
+    }
+}
+
+/// `{allowed, cold, then per bucket: capacity, remaining, reset µs, retry µs}`.
+fn parse_reply(reply: &[i64], buckets: usize) -> Option<Vec<Decision>> {
+    if reply.len() != 2 + 4 * buckets {
+        return None;
+    }
+    let allowed = reply[0] == 1;
+    let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
+    let count = |v: i64| u64::try_from(v).unwrap_or(0);
+    Some(
+        reply[2..]
+            .chunks_exact(4)
+            .map(|b| Decision {
+                // The request is admitted only if every bucket admits it.
+                allowed,
+                limit: count(b[0]),
+                remaining: count(b[1]),
+                reset: micros(b[2]),
+                retry_after: micros(b[3]),
+            })
+            .collect(),
+    )
+}
+
+/// Middleware between authentication and the scope check: limits authenticated callers,
+/// adds the `X-RateLimit-*` headers, refuses with 429 (or 503 on money routes without Redis).
+pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>() else {
+        // Public routes: no tenant to charge.
+        return next.run(request).await;
+    };
+    let pattern = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
+    let class = ratelimit::classify(request.method().as_str(), pattern);
+    let decision = match limiter.check(caller, class).await {
+        Ok(decision) => decision,
+        Err(Undecided::Overloaded) => return Error::Overloaded.into_response(),
+        Err(Undecided::Unavailable) => return Error::RateLimitUnavailable.into_response(),
+    };
+    let mut response = if decision.allowed {
+        next.run(request).await
+    } else {
+        metrics::counter!("aex_ratelimit_refused_total").increment(1);
+        Error::RateLimited { retry_after: decision.retry_after }.into_response()
+    };
+    set_headers(response.headers_mut(), &decision);
+    response
+}
+
+fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+    headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
+    headers.insert(X_RATELIMIT_REMAINING.clone(), HeaderValue::from(decision.remaining));
+    headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(ratelimit::ceil_seconds(decision.reset)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_replies_parse_into_decisions() {
+        let allowed = parse_reply(&[1, 0, 1050, 1049, 60_000, 0, 130, 129, 500_000, 0], 2).unwrap_or_default();
+        assert_eq!(allowed.len(), 2);
+        assert!(allowed.iter().all(|d| d.allowed));
+        assert_eq!(ratelimit::binding(&allowed).map(|d| d.limit), Some(130));
+        let refused = parse_reply(&[0, 1, 525, 3, 60_000, 0, 65, 0, 500_000, 900_000], 2).unwrap_or_default();
+        assert!(refused.iter().all(|d| !d.allowed), "one refusing bucket refuses the request");
+        let binding = ratelimit::binding(&refused).unwrap_or_else(|| panic!("a decision"));
+        assert_eq!(binding.retry_after, Duration::from_millis(900));
+        assert_eq!(parse_reply(&[1, 0, 1], 1), None);
+    }
+}
