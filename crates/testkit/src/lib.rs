@@ -4,7 +4,7 @@
 //!
 //! Run tests with `deploy/local/stack test`, or after `eval "$(deploy/local/stack env)"`.
 
-#![allow(clippy::expect_used, clippy::unwrap_used)] // a harness reports setup failures by panicking
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::float_arithmetic)] // a harness reports setup failures by panicking
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -116,27 +116,68 @@ pub async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-/// A private `nats-server` with JetStream for tests that stop and restart the broker.
-/// Killed on drop.
-pub struct NatsServer {
+/// A server program the tests can run privately on a port of their own.
+pub trait Program {
+    /// The URL scheme clients use.
+    const SCHEME: &'static str;
+    /// The command that serves on `port`, keeping any state under `store`.
+    fn command(port: u16, store: &std::path::Path) -> Command;
+}
+
+/// NATS with JetStream, its store kept across restarts.
+#[derive(Debug)]
+pub struct Nats;
+
+impl Program for Nats {
+    const SCHEME: &'static str = "nats";
+
+    fn command(port: u16, store: &std::path::Path) -> Command {
+        let mut command = Command::new("nats-server");
+        command.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"]).arg(store);
+        command
+    }
+}
+
+/// Redis without persistence: a restart comes back empty.
+#[derive(Debug)]
+pub struct Redis;
+
+impl Program for Redis {
+    const SCHEME: &'static str = "redis";
+
+    fn command(port: u16, _store: &std::path::Path) -> Command {
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        command
+    }
+}
+
+/// A private server for tests that stop and restart a dependency. Killed on drop.
+pub struct LocalServer<P: Program> {
     port: u16,
     store: PathBuf,
     child: Option<Child>,
+    program: std::marker::PhantomData<P>,
 }
 
-impl NatsServer {
+/// A private `nats-server` with JetStream.
+pub type NatsServer = LocalServer<Nats>;
+/// A private `redis-server`.
+pub type RedisServer = LocalServer<Redis>;
+
+impl<P: Program> LocalServer<P> {
     pub fn start() -> Self {
-        let store = std::env::temp_dir().join(format!("aex-nats-{}", unique_suffix()));
-        let mut server = Self { port: free_port(), store, child: None };
+        let store = std::env::temp_dir().join(format!("aex-{}-{}", P::SCHEME, unique_suffix()));
+        let mut server = Self { port: free_port(), store, child: None, program: std::marker::PhantomData };
         server.restart();
         server
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", P::SCHEME, self.port)
     }
 
-    /// Kills the server; its JetStream store is kept for a restart.
+    /// Kills the server; its store (if any) is kept for a restart.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -147,26 +188,60 @@ impl NatsServer {
     /// Starts the server again on the same port and store, and waits until it accepts connections.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server (is it installed? deploy/local/stack infra installs it)");
+        let child =
+            P::command(self.port, &self.store).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(
+                |e| panic!("spawn the {} server (deploy/local/stack infra installs it): {e}", P::SCHEME),
+            );
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start on port {}", self.port);
+            assert!(Instant::now() < deadline, "the {} server did not start on port {}", P::SCHEME, self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
 
-impl Drop for NatsServer {
+impl<P: Program> Drop for LocalServer<P> {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// Figures of a benchmark run, printed as throughput and latency percentiles.
+#[derive(Debug, Clone)]
+pub struct BenchRun {
+    pub name: String,
+    pub operations: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl BenchRun {
+    pub fn per_second(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency at percentile `q` (0..=100).
+    pub fn percentile(&self, q: usize) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted.get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
+    }
+
+    /// One line: `name  N unit/s  p50  p99  (count, errors, seconds)`.
+    pub fn print(&self, unit: &str) {
+        println!(
+            "  {:<44} {:>9.0} {unit}/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} {unit}, {} errors, {:.1} s)",
+            self.name,
+            self.per_second(),
+            self.percentile(50).as_secs_f64() * 1e3,
+            self.percentile(99).as_secs_f64() * 1e3,
+            self.operations,
+            self.errors,
+            self.elapsed.as_secs_f64()
+        );
     }
 }
 

@@ -14,6 +14,7 @@
 
 use aex_common::auth::ServiceTokens;
 use aex_common::secret::Secret;
+use aex_testkit::BenchRun;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,38 +25,6 @@ use std::time::{Duration, Instant};
 const CLIENTS: usize = 64;
 const RUN: Duration = Duration::from_secs(8);
 const WARM_UP: Duration = Duration::from_secs(1);
-
-struct Figures {
-    name: &'static str,
-    requests: usize,
-    errors: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Figures {
-    fn per_second(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn print(&self) {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let pick = |q: usize| {
-            sorted.get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
-        };
-        println!(
-            "  {:<34} {:>9.0} requests/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests, {} errors, {:.1} s)",
-            self.name,
-            self.per_second(),
-            pick(50).as_secs_f64() * 1e3,
-            pick(99).as_secs_f64() * 1e3,
-            self.requests,
-            self.errors,
-            self.elapsed.as_secs_f64()
-        );
-    }
-}
 
 /// The service: verifies the service token, answers the tenant's balance.
 async fn balance(State(tokens): State<ServiceTokens>, headers: HeaderMap) -> Response {
@@ -75,7 +44,7 @@ async fn balance(State(tokens): State<ServiceTokens>, headers: HeaderMap) -> Res
 }
 
 /// `CLIENTS` loops sending `GET url` with `header` for `RUN` (after a warm-up).
-async fn load(name: &'static str, url: String, header: (&'static str, String)) -> Figures {
+async fn load(name: &'static str, url: String, header: (&'static str, String)) -> BenchRun {
     let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
     let run = |duration: Duration| {
         let handles: Vec<_> = (0..CLIENTS)
@@ -115,7 +84,7 @@ async fn load(name: &'static str, url: String, header: (&'static str, String)) -
     };
     let _ = run(WARM_UP).await;
     let (latencies, errors, elapsed) = run(RUN).await;
-    Figures { name, requests: latencies.len(), errors, elapsed, latencies }
+    BenchRun { name: name.to_string(), operations: latencies.len(), errors, elapsed, latencies }
 }
 
 #[tokio::main]
@@ -177,9 +146,9 @@ async fn main() {
         ("authorization", format!("Bearer {token}")),
     )
     .await;
-    direct.print();
+    direct.print("requests");
     let through = load("(b) through the gateway", gateway.url("/v1/balance"), ("x-api-key", key)).await;
-    through.print();
+    through.print("requests");
     println!("  ratio (b)/(a): {:.0} % (target >= 60 %)", 100.0 * through.per_second() / direct.per_second());
     gateway.stop().await;
 }

@@ -13,6 +13,7 @@
 
 use aex_common::auth::ServiceTokens;
 use aex_common::secret::Secret;
+use aex_testkit::BenchRun;
 use clap::Parser;
 use serde_json::json;
 use sqlx::PgPool;
@@ -25,38 +26,8 @@ const TENANTS: usize = 256;
 const RUN: Duration = Duration::from_secs(8);
 const BATCH: usize = 500;
 
-struct Figures {
-    name: &'static str,
-    transfers: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Figures {
-    fn per_second(&self) -> f64 {
-        self.transfers as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn print(&self) {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let pick = |q: usize| {
-            sorted.get((sorted.len() * q / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
-        };
-        println!(
-            "  {:<44} {:>9.0} transfers/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} transfers in {:.1} s)",
-            self.name,
-            self.per_second(),
-            pick(50).as_secs_f64() * 1e3,
-            pick(99).as_secs_f64() * 1e3,
-            self.transfers,
-            self.elapsed.as_secs_f64()
-        );
-    }
-}
-
 /// (a): the textbook approach — lock both accounts and the fee account, update, insert, commit.
-async fn naive_baseline(pool: &PgPool) -> Figures {
+async fn naive_baseline(pool: &PgPool) -> BenchRun {
     sqlx::raw_sql(
         "CREATE TABLE naive_accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL CHECK (balance >= 0));
          CREATE TABLE naive_transfers (id BIGSERIAL PRIMARY KEY, debit INT NOT NULL, credit INT NOT NULL,
@@ -124,9 +95,10 @@ async fn naive_baseline(pool: &PgPool) -> Figures {
         latencies.extend(task.await.unwrap());
     }
     done.store(latencies.len(), Ordering::Relaxed);
-    Figures {
-        name: "(a) naive: one transaction per transfer",
-        transfers: latencies.len(),
+    BenchRun {
+        name: "(a) naive: one transaction per transfer".into(),
+        operations: latencies.len(),
+        errors: 0,
         elapsed: started.elapsed(),
         latencies,
     }
@@ -172,7 +144,7 @@ async fn main() {
         RUN.as_secs()
     );
     let naive = naive_baseline(&baseline_pool).await;
-    naive.print();
+    naive.print("transfers");
 
     // (b) single-transfer API.
     let started = Instant::now();
@@ -198,13 +170,14 @@ async fn main() {
     for task in tasks {
         latencies.extend(task.await.unwrap());
     }
-    let single = Figures {
-        name: "(b) single-transfer API, group commit",
-        transfers: latencies.len(),
+    let single = BenchRun {
+        name: "(b) single-transfer API, group commit".into(),
+        operations: latencies.len(),
+        errors: 0,
         elapsed: started.elapsed(),
         latencies,
     };
-    single.print();
+    single.print("transfers");
 
     // (c) batch API: each request carries BATCH transfers from one tenant to the hot account.
     let started = Instant::now();
@@ -237,13 +210,14 @@ async fn main() {
         moved += m;
         latencies.extend(l);
     }
-    let batch = Figures {
-        name: "(c) batch API (500 per request, 8 clients)",
-        transfers: moved,
+    let batch = BenchRun {
+        name: "(c) batch API (500 per request, 8 clients)".into(),
+        operations: moved,
+        errors: 0,
         elapsed: started.elapsed(),
         latencies,
     };
-    batch.print();
+    batch.print("transfers");
     println!("  latency of (c) is per request of {BATCH} transfers");
     println!("  ratio (b)/(a) = {:.1}x   (target >= 3x)", single.per_second() / naive.per_second());
     println!("  ratio (c)/(a) = {:.1}x   (target >= 15x)", batch.per_second() / naive.per_second());
