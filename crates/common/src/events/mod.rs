@@ -167,11 +167,20 @@ impl EventBus {
             duplicate_window: DUPLICATE_WINDOW,
             ..Default::default()
         };
-        self.jetstream
-            .create_or_update_stream(config)
-            .await
-            .map(|_| ())
-            .map_err(|e| EventError::Stream { stream: name, message: e.to_string() })
+        // Replicas starting together race to create the same stream; the loser's create fails
+        // (nats-server reports overlapping subjects), and its retry finds the stream to update.
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            match self.jetstream.create_or_update_stream(config.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(error) if attempt < 4 => {
+                    tracing::debug!(stream = %name, %error, attempt, "stream create raced; retrying");
+                    tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+                }
+                Err(error) => return Err(EventError::Stream { stream: name, message: error.to_string() }),
+            }
+        }
     }
 
     /// The stream spec whose subjects cover `logical_subject`, if any.

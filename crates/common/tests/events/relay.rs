@@ -165,3 +165,23 @@ async fn with_nats_stopped_rows_accumulate_and_drain_after_recovery() {
     let all: Vec<String> = before.into_iter().chain(during).collect();
     assert_exactly_once(&fx.stream_messages("SETTLEMENT").await, &all);
 }
+
+#[tokio::test]
+async fn replicas_creating_the_streams_at_once_all_succeed() {
+    for _ in 0..5 {
+        let args = aex_common::events::NatsArgs {
+            nats_url: aex_testkit::nats_url(),
+            nats_namespace: aex_testkit::unique_namespace(),
+            nats_stream_replicas: 1,
+        };
+        let mut buses = Vec::new();
+        for n in 0..4 {
+            buses.push(aex_common::events::EventBus::connect(&args, &format!("replica-{n}")).await.unwrap());
+        }
+        let racers: Vec<_> =
+            buses.into_iter().map(|bus| tokio::spawn(async move { bus.ensure_streams().await })).collect();
+        for racer in racers {
+            racer.await.unwrap().expect("a concurrent stream creation must not fail");
+        }
+    }
+}
