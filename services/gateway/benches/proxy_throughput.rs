@@ -5,9 +5,10 @@
 //!     script round trip, a limit high enough never to refuse) and the proxy (a fresh
 //!     service token per request, the resilient HTTP client).
 //!
-//! The service is a minimal axum app that verifies the service token like a real service and
-//! answers a small JSON body: the cheapest possible service, so all overhead shows.
-//! Prints requests/s and p50/p99 latency for both and the ratio (b)/(a); target >= 60 %.
+//! Two upstreams: the real settlement service (its balance read touches Postgres), and a
+//! minimal axum app that only verifies the service token — the cheapest possible service, so
+//! the gateway's whole overhead shows. Prints requests/s and p50/p99 latency and the ratio
+//! (through the gateway / direct) for each; target >= 60 % against the real service.
 //! Run with `eval "$(deploy/local/stack env)" && cargo bench -p aex-gateway --bench proxy_throughput`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
@@ -90,10 +91,20 @@ async fn load(name: &'static str, url: String, header: (&'static str, String)) -
 #[tokio::main]
 async fn main() {
     aex_testkit::init();
-    let sut = aex_testkit::ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
+    let settlement_sut = aex_testkit::ServiceUnderTest::new("aex-settlement", aex_settlement::SCHEMA);
+    let mut sut = aex_testkit::ServiceUnderTest::new("aex-gateway", aex_gateway::SCHEMA);
+    sut.token_secret = settlement_sut.token_secret.clone();
     let tokens = ServiceTokens::new(&Secret::new(sut.token_secret.clone()), Duration::from_secs(600)).unwrap();
+    let mut settlement_args = settlement_sut.args();
+    if let Some(at) = settlement_args.iter().position(|a| a == "--db-max-connections") {
+        settlement_args[at + 1] = "32".into();
+    }
+    let settlement_config = aex_settlement::Config::try_parse_from(settlement_args).unwrap();
+    let settlement =
+        aex_testkit::spawn_service(|listener, shutdown| aex_settlement::run(settlement_config, listener, shutdown))
+            .await;
 
-    let service = axum::Router::new().route("/v1/balance", axum::routing::get(balance)).with_state(tokens.clone());
+    let service = axum::Router::new().route("/v1/providers", axum::routing::get(balance)).with_state(tokens.clone());
     let (listener, addr) = aex_testkit::listener().await;
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     let service_url = format!("http://{addr}");
@@ -113,6 +124,8 @@ async fn main() {
             "--admin-api-key",
             &admin_key,
             "--settlement-url",
+            &settlement.base_url,
+            "--work-publisher-url",
             &service_url,
             "--rate-limit-per-minute",
             "1000000000",
@@ -139,16 +152,23 @@ async fn main() {
     let key = created["api_key"]["key"].as_str().unwrap().to_string();
     let token = tokens.mint("gateway", Some(&tenant), &["read".to_string()], Some("bench")).unwrap();
 
-    println!("gateway proxy throughput: {CLIENTS} clients, GET /v1/balance, {} s each", RUN.as_secs());
-    let direct = load(
-        "(a) direct to the service",
-        format!("{service_url}/v1/balance"),
-        ("authorization", format!("Bearer {token}")),
-    )
-    .await;
+    println!("gateway proxy throughput: {CLIENTS} clients, {} s each", RUN.as_secs());
+    let bearer = ("authorization", format!("Bearer {token}"));
+    let direct = load("(a) settlement GET /v1/balance, direct", settlement.url("/v1/balance"), bearer.clone()).await;
     direct.print("requests");
-    let through = load("(b) through the gateway", gateway.url("/v1/balance"), ("x-api-key", key)).await;
+    let through =
+        load("(b) the same through the gateway", gateway.url("/v1/balance"), ("x-api-key", key.clone())).await;
     through.print("requests");
     println!("  ratio (b)/(a): {:.0} % (target >= 60 %)", 100.0 * through.per_second() / direct.per_second());
+    // The minimal upstream answers GET /v1/providers here (routed to work-publisher).
+    let bare = load("(c) token-checking stub, direct", format!("{service_url}/v1/providers"), bearer).await;
+    bare.print("requests");
+    let bare_through = load("(d) the same through the gateway", gateway.url("/v1/providers"), ("x-api-key", key)).await;
+    bare_through.print("requests");
+    println!(
+        "  ratio (d)/(c): {:.0} % (the gateway's whole overhead, against a service that does nothing)",
+        100.0 * bare_through.per_second() / bare.per_second()
+    );
     gateway.stop().await;
+    settlement.stop().await;
 }
