@@ -77,3 +77,107 @@ pub struct SettlementReleased {
     pub currency: String,
     pub reason: Option<String>,
 }
+
+/// `work.submitted`: a consumer published work; providers may bid until `bid_window_ends_at`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WorkSubmitted {
+    pub work_id: String,
+    pub consumer_tenant_id: String,
+    pub category: String,
+    pub currency: String,
+    pub max_price_minor: i64,
+    pub bid_strategy: String,
+    /// RFC 3339.
+    pub bid_window_ends_at: String,
+    pub auto_award: bool,
+    pub providers_notified: i64,
+}
+
+/// `work.bid_window_closed`: the sealed bids of a work may now be evaluated. Everything the
+/// evaluator needs except the bids themselves (fetched from work-publisher's internal API);
+/// it carries no bid price.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkBidWindowClosed {
+    pub work_id: String,
+    pub consumer_tenant_id: String,
+    pub category: String,
+    pub currency: String,
+    pub max_price: String,
+    pub max_price_minor: i64,
+    #[serde(default)]
+    pub max_cpa_bonus_minor: Option<i64>,
+    pub bid_strategy: String,
+    pub constraints: serde_json::Value,
+    pub auto_award: bool,
+    pub bid_count: i64,
+    /// RFC 3339.
+    pub closed_at: String,
+}
+
+/// `work.cancelled`: the owner cancelled the work before award.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WorkCancelled {
+    pub work_id: String,
+    pub consumer_tenant_id: String,
+    pub previous_status: String,
+}
+
+/// `bid.submitted`: a provider bid (or re-bid) on a work. Sealed: no price or terms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BidSubmitted {
+    pub bid_id: String,
+    pub work_id: String,
+    pub provider_id: String,
+    pub provider_tenant_id: String,
+    /// The bid this one replaced, for a re-bid.
+    #[serde(default)]
+    pub replaces_bid_id: Option<String>,
+    /// RFC 3339.
+    pub received_at: String,
+}
+
+/// The five reputation components of ARCHITECTURE.md §8, each in [0, 1].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ReputationComponents {
+    pub transaction: f64,
+    pub success_rate: f64,
+    pub volume: f64,
+    pub consistency: f64,
+    pub certification: f64,
+}
+
+/// `reputation.updated`: certauth recomputed a provider's reputation (after an outcome, a
+/// settlement or a certificate change).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReputationUpdated {
+    pub provider_id: String,
+    pub provider_tenant_id: Option<String>,
+    pub score: f64,
+    pub tier: String,
+    pub components: ReputationComponents,
+    /// Anti-gaming flags, e.g. `SELF_DEALING`.
+    pub flags: Vec<String>,
+    pub contracts: u32,
+    pub successes: u32,
+    pub updated_at: String,
+}
+
+/// `trust.score_updated`: a provider's recency-weighted outcome score after a recompute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrustScoreUpdated {
+    pub provider_id: String,
+    pub trust_score: f64,
+    pub previous_trust_score: Option<f64>,
+    pub contracts: u32,
+    pub updated_at: String,
+}
+
+/// `trust.tier_changed`: a provider moved between BRONZE, SILVER, GOLD and PLATINUM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrustTierChanged {
+    pub provider_id: String,
+    /// None for a provider's first tier.
+    pub previous_tier: Option<String>,
+    pub tier: String,
+    pub updated_at: String,
+}

@@ -1,0 +1,163 @@
+//! Work-publisher's errors: each variant is one stable code and status; internal causes are
+//! logged and answered with a generic 500.
+
+use aex_common::server::ApiError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::borrow::Cow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field is missing or malformed; the message names it.
+    #[error("{0}")]
+    Validation(Cow<'static, str>),
+    /// An amount that is not a positive exact decimal in the currency's precision.
+    #[error("{message}")]
+    InvalidAmount { code: &'static str, message: Cow<'static, str> },
+    #[error("unknown currency {0:?}")]
+    UnknownCurrency(String),
+    /// Missing, or belonging to another tenant (existence does not leak).
+    #[error("not found")]
+    NotFound,
+    /// The named provider is not one of the caller's own.
+    #[error("provider not found")]
+    ProviderNotFound,
+    /// Another tenant owns this provider name.
+    #[error("this provider name is registered by another tenant")]
+    ProviderNameTaken,
+    /// The caller already registered a provider with this name.
+    #[error("you already have a provider with this name")]
+    ProviderExists,
+    /// The work's state does not allow this change.
+    #[error("work is {from}; it cannot become {to}")]
+    InvalidWorkState { from: &'static str, to: &'static str },
+    #[error("work is not open for bids")]
+    WorkNotOpen,
+    #[error("the bid window of this work has closed")]
+    BidWindowClosed,
+    #[error("bids are sealed until the bid window closes")]
+    BidsSealed,
+    #[error("a tenant cannot bid on its own work")]
+    OwnWork,
+    #[error("the caller is not a platform service")]
+    NotAService,
+    #[error(transparent)]
+    Auth(ApiError),
+    #[error("events: {0}")]
+    Event(#[from] aex_common::events::EventError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Error::Auth(error)
+    }
+}
+
+impl From<aex_types::MoneyError> for Error {
+    fn from(error: aex_types::MoneyError) -> Self {
+        Error::InvalidAmount { code: error.code(), message: error.to_string().into() }
+    }
+}
+
+impl From<crate::domain::work::InvalidTransition> for Error {
+    fn from(error: crate::domain::work::InvalidTransition) -> Self {
+        Error::InvalidWorkState { from: error.from.as_str(), to: error.to.as_str() }
+    }
+}
+
+impl Error {
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::Validation(message.into())
+    }
+
+    fn api(&self) -> ApiError {
+        let conflict = |code: &'static str| ApiError::new(StatusCode::CONFLICT, code, self.to_string());
+        match self {
+            Error::Validation(message) => ApiError::bad_request("VALIDATION_ERROR", message.clone()),
+            Error::InvalidAmount { code, message } => ApiError::bad_request(code, message.clone()),
+            Error::UnknownCurrency(_) => ApiError::bad_request("UNKNOWN_CURRENCY", self.to_string()),
+            Error::NotFound => ApiError::not_found("not found"),
+            Error::ProviderNotFound => ApiError::new(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND", self.to_string()),
+            Error::ProviderNameTaken => conflict("PROVIDER_NAME_TAKEN"),
+            Error::ProviderExists => conflict("PROVIDER_ALREADY_EXISTS"),
+            Error::InvalidWorkState { .. } => conflict("INVALID_WORK_STATE"),
+            Error::WorkNotOpen => conflict("WORK_NOT_OPEN"),
+            Error::BidWindowClosed => conflict("BID_WINDOW_CLOSED"),
+            Error::BidsSealed => conflict("BIDS_SEALED"),
+            Error::OwnWork => conflict("CANNOT_BID_ON_OWN_WORK"),
+            Error::NotAService => ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"),
+            Error::Auth(error) => error.clone(),
+            Error::Event(error) => {
+                tracing::error!(%error, "event error");
+                ApiError::internal()
+            }
+            Error::Database(error) => {
+                tracing::error!(%error, "database error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.api().into_response()
+    }
+}
+
+/// The name of the constraint a database error violated, if any.
+pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+/// Turns the violation of one named constraint into a client error; everything else stays.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> Error) -> Result<T> {
+        match self {
+            Err(error) if violated_constraint(&error) == Some(name) => Err(to()),
+            other => other.map_err(Error::from),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status_and_code() {
+        let cases: Vec<(Error, u16, &str)> = vec![
+            (Error::validation("name is required"), 400, "VALIDATION_ERROR"),
+            (Error::from(aex_types::MoneyError::ExponentNotation), 400, "INVALID_AMOUNT"),
+            (Error::UnknownCurrency("XXX".into()), 400, "UNKNOWN_CURRENCY"),
+            (Error::NotFound, 404, "NOT_FOUND"),
+            (Error::ProviderNotFound, 404, "PROVIDER_NOT_FOUND"),
+            (Error::ProviderNameTaken, 409, "PROVIDER_NAME_TAKEN"),
+            (Error::ProviderExists, 409, "PROVIDER_ALREADY_EXISTS"),
+            (Error::InvalidWorkState { from: "COMPLETED", to: "CANCELLED" }, 409, "INVALID_WORK_STATE"),
+            (Error::WorkNotOpen, 409, "WORK_NOT_OPEN"),
+            (Error::BidWindowClosed, 409, "BID_WINDOW_CLOSED"),
+            (Error::BidsSealed, 409, "BIDS_SEALED"),
+            (Error::OwnWork, 409, "CANNOT_BID_ON_OWN_WORK"),
+            (Error::NotAService, 403, "SERVICE_ONLY"),
+            (Error::Database(sqlx::Error::PoolTimedOut), 500, "INTERNAL_ERROR"),
+        ];
+        for (error, status, code) in cases {
+            let api = error.api();
+            assert_eq!((api.status.as_u16(), api.code.as_ref()), (status, code), "{error:?}");
+        }
+        let internal = Error::Database(sqlx::Error::Protocol("secret detail".into())).api();
+        assert!(!internal.message.contains("secret"), "internal causes never reach the client");
+    }
+}
