@@ -20,6 +20,8 @@ pub struct Config {
     pub tokens: ServiceTokenArgs,
     #[command(flatten)]
     pub ca: CaArgs,
+    #[command(flatten)]
+    pub reputation: ReputationArgs,
 }
 
 /// The certificate authority's own settings.
@@ -37,6 +39,20 @@ pub struct CaArgs {
         value_parser = clap::value_parser!(u32).range(1..=3650)
     )]
     pub cert_validity_days: u32,
+}
+
+/// Trust and reputation settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReputationArgs {
+    /// How often stale reputation snapshots (an expired certificate, a day of trust decay) are
+    /// recomputed, in seconds.
+    #[arg(
+        long = "reputation-refresh-seconds",
+        env = "AEX_REPUTATION_REFRESH_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub refresh_seconds: u64,
 }
 
 impl ServiceConfig for Config {

@@ -6,14 +6,17 @@
 mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod keyring;
+pub mod reputation;
 pub mod service;
 pub mod store;
 
-pub use config::{CaArgs, Config};
+pub use config::{CaArgs, Config, ReputationArgs};
 
 use aex_common::auth::ServiceTokens;
+use aex_common::events::consumer::ConsumerRunner;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
 use axum::extract::FromRef;
@@ -21,6 +24,7 @@ use axum::routing::{get, post};
 use keyring::Keyring;
 use service::Ca;
 use sqlx::PgPool;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +48,7 @@ pub struct AppState {
 
 /// The service's own routes (the operational ones are added by the platform).
 pub fn router(state: AppState) -> Router {
-    use http::{ca, certificates, crl, requests};
+    use http::{ca, certificates, crl, reputation, requests};
     Router::new()
         .route("/.well-known/aex-ca.json", get(ca::well_known))
         .route("/v1/ca/keys/rotate", post(ca::rotate))
@@ -61,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/providers/{id}/certificates", get(certificates::for_provider))
         .route("/internal/v1/certificates/batch-verify", post(certificates::batch_verify))
         .route("/internal/v1/providers/{id}/can-perform", get(certificates::can_perform))
+        .route("/v1/providers/{id}/reputation", get(reputation::reputation))
+        .route("/v1/providers/{id}/trust", get(reputation::trust))
+        .route("/v1/reputation/leaderboard", get(reputation::leaderboard))
+        .route("/internal/v1/providers/trust", post(reputation::batch_trust))
         .route("/v1/crl", get(crl::get_crl))
         .route("/v1/crl.der", get(crl::get_crl_der))
         .with_state(state)
@@ -83,6 +91,25 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     service::initialize(&platform.pool, &ca)
         .await
         .map_err(|e| StartError::Config(format!("certificate authority: {e}")))?;
+    let contracts = ConsumerRunner::new(
+        platform.pool.clone(),
+        platform.bus.clone(),
+        events::contract_consumer(),
+        Arc::new(events::ContractOutcomes),
+    );
+    platform.spawn(contracts.run(platform.shutdown.clone()));
+    let settlements = ConsumerRunner::new(
+        platform.pool.clone(),
+        platform.bus.clone(),
+        events::settlement_consumer(),
+        Arc::new(events::Settlements),
+    );
+    platform.spawn(settlements.run(platform.shutdown.clone()));
+    platform.spawn(reputation::refresh_stale(
+        platform.pool.clone(),
+        std::time::Duration::from_secs(config.reputation.refresh_seconds),
+        platform.shutdown.clone(),
+    ));
     let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ca };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

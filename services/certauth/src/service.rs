@@ -11,10 +11,12 @@ use crate::domain::request::{self, CertificateType, Claim};
 use crate::domain::x509::{self, LeafSpec, RevokedEntry};
 use crate::error::{Error, Result};
 use crate::keyring::Keyring;
+use crate::reputation;
 use crate::store::ca_keys::{self, CaKeyRow};
 use crate::store::certificates::{self, CertificateRow, NewCertificate};
 use crate::store::crls::{self, CrlRow};
 use crate::store::providers;
+use crate::store::reputation as snapshots;
 use crate::store::requests::{self, NewRequest, RequestRow};
 use aex_common::events::outbox::{self, NewEvent};
 use aex_types::{CertRequestId, CertificateId};
@@ -206,6 +208,8 @@ pub async fn approve(pool: &PgPool, ca: &Ca, request_id: &str) -> Result<Certifi
         NewEvent::new("certificate.issued", &IssuedEvent::of(&row)).tenant(&row.tenant_id),
     )
     .await?;
+    // The new certificate's boost counts from the moment it exists.
+    reputation::recompute(&mut tx, &row.provider_id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -388,6 +392,7 @@ pub async fn renew(pool: &PgPool, ca: &Ca, actor: &Actor, id: &str) -> Result<Ce
         "not_after": rfc3339(row.not_after),
     });
     outbox::enqueue(&mut tx, SERVICE, NewEvent::new("certificate.renewed", &event).tenant(&row.tenant_id)).await?;
+    reputation::recompute(&mut tx, &row.provider_id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -416,6 +421,8 @@ pub async fn revoke_certificate(pool: &PgPool, ca: &Ca, actor: &Actor, id: &str,
     });
     outbox::enqueue(&mut tx, SERVICE, NewEvent::new("certificate.revoked", &event).tenant(&row.tenant_id)).await?;
     regenerate_crl(&mut tx, ca).await?;
+    // The revoked certificate's boost disappears in the same commit as the revocation.
+    reputation::recompute(&mut tx, &row.provider_id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -518,6 +525,10 @@ pub async fn revoke_key(pool: &PgPool, ca: &Ca, version: i32) -> Result<()> {
         _ => {}
     }
     regenerate_crl(&mut tx, ca).await?;
+    // Certificates signed by a revoked version no longer verify, so they no longer count.
+    for provider_id in snapshots::providers_certified_by_key(&mut tx, version).await? {
+        reputation::recompute(&mut tx, &provider_id).await?;
+    }
     tx.commit().await?;
     tracing::warn!(version, "CA key version revoked");
     Ok(())

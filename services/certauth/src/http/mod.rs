@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod certificates;
 pub mod crl;
+pub mod reputation;
 pub mod requests;
 
 use crate::error::{Error, Result};

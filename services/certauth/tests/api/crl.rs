@@ -92,9 +92,11 @@ async fn a_revoked_certificate_is_on_the_next_crl_and_openssl_agrees() {
     assert!(ok, "{out}");
 
     // The revocation and the CRL were recorded with it.
-    let subjects = c.outbox_subjects().await;
+    let subjects = c.certificate_subjects().await;
     let tail: Vec<&str> = subjects.iter().rev().take(2).rev().map(String::as_str).collect();
     assert_eq!(tail, ["certificate.revoked", "crl.updated"]);
+    // and the reputation recompute that removed the certificate's boost.
+    assert_eq!(c.outbox_subjects().await.last().map(String::as_str), Some("trust.score_updated"));
     c.service.stop().await;
 }
 

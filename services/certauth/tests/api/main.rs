@@ -6,6 +6,7 @@ mod ca;
 mod certificates;
 mod crl;
 mod operations;
+mod reputation;
 mod requests;
 
 use aex_common::auth::ServiceTokens;
@@ -82,6 +83,16 @@ impl Certauth {
 
     pub async fn pool(&self) -> sqlx::PgPool {
         self.sut.pool().await
+    }
+
+    /// Certificate and CRL event types in the outbox, in order (without reputation recomputes).
+    pub async fn certificate_subjects(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT subject FROM outbox WHERE subject LIKE 'certificate.%' OR subject LIKE 'crl.%' ORDER BY id",
+        )
+        .fetch_all(&self.pool().await)
+        .await
+        .unwrap()
     }
 
     /// Event types in the outbox, in order.

@@ -55,7 +55,9 @@ async fn a_request_approved_by_the_operator_yields_a_certificate_that_verifies_a
     assert!(text.contains("CN = Translator Agent") || text.contains("CN=Translator Agent"), "{text}");
 
     // Both events were written with their changes.
-    assert_eq!(c.outbox_subjects().await, ["crl.updated", "certificate.requested", "certificate.issued"]);
+    assert_eq!(c.certificate_subjects().await, ["crl.updated", "certificate.requested", "certificate.issued"]);
+    // The issuance recomputed the provider's reputation in the same transaction.
+    assert_eq!(c.outbox_subjects().await[3..], ["reputation.updated", "trust.score_updated", "trust.tier_changed"]);
     c.service.stop().await;
 }
 
