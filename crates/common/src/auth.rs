@@ -188,6 +188,15 @@ impl Principal {
             .ok_or_else(|| ApiError::unauthorized("AUTHENTICATION_REQUIRED", "this route acts for a tenant"))
     }
 
+    /// Internal routes answer other platform services only, never a forwarded client request.
+    pub fn require_service(&self) -> Result<(), ApiError> {
+        if self.caller == "gateway" {
+            Err(ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"))
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
         if self.has_scope(scope) {
             Ok(())

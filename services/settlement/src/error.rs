@@ -36,8 +36,6 @@ pub enum Error {
     HoldNotFound,
     #[error("a hold with different terms exists for this contract")]
     HoldConflict,
-    #[error("the caller is not a platform service")]
-    NotAService,
     #[error("this contract's escrow was already resolved")]
     AlreadyResolved,
     #[error("a receipt exists only for a settled contract")]
@@ -99,7 +97,6 @@ impl Error {
                 ApiError::new(StatusCode::CONFLICT, "RECEIPT_NOT_AVAILABLE", self.to_string())
             }
             Error::AlreadyResolved => ApiError::new(StatusCode::CONFLICT, "ALREADY_RESOLVED", self.to_string()),
-            Error::NotAService => ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"),
             Error::Auth(error) => error.clone(),
             Error::Unavailable => ApiError::service_unavailable(self.to_string()),
             Error::Database(error) => {

@@ -39,8 +39,6 @@ pub enum Error {
     BidsSealed,
     #[error("a tenant cannot bid on its own work")]
     OwnWork,
-    #[error("the caller is not a platform service")]
-    NotAService,
     #[error(transparent)]
     Auth(ApiError),
     #[error("events: {0}")]
@@ -87,7 +85,6 @@ impl Error {
             Error::BidWindowClosed => conflict("BID_WINDOW_CLOSED"),
             Error::BidsSealed => conflict("BIDS_SEALED"),
             Error::OwnWork => conflict("CANNOT_BID_ON_OWN_WORK"),
-            Error::NotAService => ApiError::forbidden("SERVICE_ONLY", "this route is for platform services"),
             Error::Auth(error) => error.clone(),
             Error::Event(error) => {
                 tracing::error!(%error, "event error");
@@ -150,7 +147,6 @@ mod tests {
             (Error::BidWindowClosed, 409, "BID_WINDOW_CLOSED"),
             (Error::BidsSealed, 409, "BIDS_SEALED"),
             (Error::OwnWork, 409, "CANNOT_BID_ON_OWN_WORK"),
-            (Error::NotAService, 403, "SERVICE_ONLY"),
             (Error::Database(sqlx::Error::PoolTimedOut), 500, "INTERNAL_ERROR"),
         ];
         for (error, status, code) in cases {

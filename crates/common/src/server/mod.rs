@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod json;
 mod middleware;
+pub mod wire;
 
 pub use error::{ApiError, ErrorBody, ErrorEnvelope, REQUEST_ID, code_for_status, current_request_id};
 pub use health::{ReadinessCheck, health_routes};

@@ -15,11 +15,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Internal routes answer only other platform services, never a forwarded client request.
-fn require_service(principal: &Principal) -> Result<()> {
-    if principal.caller == "gateway" { Err(Error::NotAService) } else { Ok(()) }
-}
-
 fn require_text(value: Option<String>, field: &'static str) -> Result<String> {
     match value {
         Some(text) if !text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_graphic()) => Ok(text),
@@ -107,7 +102,7 @@ pub async fn place_hold(
     principal: Principal,
     Json(body): Json<HoldBody>,
 ) -> Result<(StatusCode, Json<SettlementView>)> {
-    require_service(&principal)?;
+    principal.require_service()?;
     let currency = parse_currency(body.currency.as_deref())?;
     let expires_at_ms = match body.expires_at.as_deref() {
         Some(text) => Some(
@@ -160,7 +155,7 @@ pub async fn complete(
     principal: Principal,
     Json(body): Json<CompleteBody>,
 ) -> Result<Json<CompleteAnswer>> {
-    require_service(&principal)?;
+    principal.require_service()?;
     let contract_id = require_text(body.contract_id, "contract_id")?;
     let resolution = if body.success {
         escrow::settle(&state.pool, &state.ledger, &contract_id).await?

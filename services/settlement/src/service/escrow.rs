@@ -56,7 +56,7 @@ impl BatchEffect for RecordHold {
         outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !outcomes.iter().all(|o| o.code == TransferCode::Ok) {
+            if !applied_now(outcomes) {
                 return Ok(());
             }
             let hold = &self.0;
@@ -73,6 +73,12 @@ impl BatchEffect for RecordHold {
             Ok(())
         })
     }
+}
+
+/// Whether every transfer of a job took effect in this batch (not before, not refused): only
+/// then do its record and event belong to this transaction.
+fn applied_now(outcomes: &[TransferOutcome]) -> bool {
+    outcomes.iter().all(|o| o.code == TransferCode::Ok)
 }
 
 fn outbox_error(error: aex_common::events::EventError) -> sqlx::Error {
@@ -166,7 +172,7 @@ impl BatchEffect for RecordPayout {
         outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !outcomes.iter().all(|o| o.code == TransferCode::Ok) {
+            if !applied_now(outcomes) {
                 return Ok(());
             }
             let journal_seq =
@@ -278,7 +284,7 @@ impl BatchEffect for RecordRelease {
         outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !outcomes.iter().all(|o| o.code == TransferCode::Ok) {
+            if !applied_now(outcomes) {
                 return Ok(());
             }
             if !settlements::mark_released(conn, &self.row.contract_id, self.reason.as_deref()).await? {
@@ -328,7 +334,7 @@ pub async fn release(pool: &PgPool, ledger: &Ledger, contract_id: &str, reason: 
 
 async fn resolve(pool: &PgPool, contract_id: &str, outcomes: &[TransferOutcome]) -> Result<Resolution> {
     let row = settlements::get(pool, contract_id).await?.ok_or(Error::HoldNotFound)?;
-    if outcomes.iter().all(|o| o.code == TransferCode::Ok) {
+    if applied_now(outcomes) {
         return Ok(Resolution::Applied(row));
     }
     if outcomes.iter().all(|o| o.code.is_success()) {

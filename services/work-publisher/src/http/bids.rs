@@ -242,7 +242,7 @@ pub async fn list_internal(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<BidList>> {
-    super::require_service(&principal)?;
+    principal.require_service()?;
     known_id(&id, "work")?;
     let row = work::get(&state.pool, &id).await?.ok_or(Error::NotFound)?;
     if row.status == WorkStatus::Open.as_str() {

@@ -6,43 +6,21 @@ pub mod subscriptions;
 pub mod work;
 
 use crate::error::{Error, Result};
-use aex_common::auth::Principal;
+use aex_common::server::wire;
 use aex_types::{Currency, Money, Timestamp};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-/// Reads a wire amount: a decimal string in major units (`"12.50"`) or a JSON integer; a JSON
-/// number with a fraction or exponent is refused, never rounded through a double.
+pub use aex_common::server::wire::Page;
+
+/// A wire amount (see [`aex_common::server::wire::amount`]); zero allowed with `allow_zero`.
 pub fn parse_amount(value: &Value, currency: Currency, field: &str, allow_zero: bool) -> Result<Money> {
-    let money = match value {
-        Value::String(text) => Money::parse_decimal(text, currency)
-            .map_err(|e| Error::InvalidAmount { code: e.code(), message: format!("{field}: {e}").into() })?,
-        Value::Number(number) if number.is_i64() || number.is_u64() => {
-            Money::parse_decimal(&number.to_string(), currency)?
-        }
-        Value::Number(_) => {
-            return Err(Error::InvalidAmount {
-                code: "INVALID_AMOUNT",
-                message: format!("{field} must be a decimal string such as \"12.50\", not a float").into(),
-            });
-        }
-        Value::Null => return Err(Error::validation(format!("{field} is required"))),
-        _ => return Err(Error::validation(format!("{field} must be a decimal string"))),
-    };
-    let ok = if allow_zero { money.minor() >= 0 } else { money.is_positive() };
-    if !ok {
-        let rule = if allow_zero { "must not be negative" } else { "must be positive" };
-        return Err(Error::InvalidAmount { code: "INVALID_AMOUNT", message: format!("{field} {rule}").into() });
-    }
-    Ok(money)
+    Ok(wire::amount(value, currency, field, allow_zero)?)
 }
 
-/// Reads an optional currency code, defaulting to USD.
+/// An optional currency code, defaulting to USD.
 pub fn parse_currency(value: Option<&str>) -> Result<Currency> {
-    match value {
-        None => Ok(Currency::DEFAULT),
-        Some(code) => code.parse().map_err(|_| Error::UnknownCurrency(code.to_string())),
-    }
+    Ok(wire::currency(value)?)
 }
 
 /// A required text of 1 to `max` characters, without control characters.
@@ -148,32 +126,6 @@ pub fn known_id(id: &str, prefix: &'static str) -> Result<()> {
 /// RFC 3339 text of a database time.
 pub fn rfc3339(time: OffsetDateTime) -> String {
     Timestamp::try_from(time).map(|t| t.to_string()).unwrap_or_default()
-}
-
-/// Internal routes answer only other platform services, never a forwarded client request.
-pub fn require_service(principal: &Principal) -> Result<()> {
-    if principal.caller == "gateway" { Err(Error::NotAService) } else { Ok(()) }
-}
-
-/// Bounded pagination: `limit` 1..=200 (default 50), `offset` ≥ 0.
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
-pub struct Page {
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
-
-impl Page {
-    pub fn bounds(&self) -> Result<(i64, i64)> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=200).contains(&limit) {
-            return Err(Error::validation("limit must be between 1 and 200"));
-        }
-        if offset < 0 {
-            return Err(Error::validation("offset must not be negative"));
-        }
-        Ok((limit, offset))
-    }
 }
 
 #[cfg(test)]
