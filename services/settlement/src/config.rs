@@ -25,6 +25,9 @@ pub struct Config {
     /// required in production.
     #[arg(long = "receipt-kek", env = "AEX_SETTLEMENT_KEK", hide_env_values = true)]
     pub receipt_kek: Option<aex_common::secret::Secret<String>>,
+    /// How often the journal head is signed (when it moved), in seconds.
+    #[arg(long = "journal-sign-interval-seconds", env = "AEX_JOURNAL_SIGN_INTERVAL_SECONDS", default_value_t = 60)]
+    pub journal_sign_interval_seconds: u64,
 }
 
 impl ServiceConfig for Config {

@@ -110,6 +110,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         Arc::new(contracts),
     );
     platform.spawn(consumer.run(platform.shutdown.clone()));
+    platform.spawn(receipts::sign_journal_head_periodically(
+        platform.pool.clone(),
+        signer.clone(),
+        Duration::from_secs(config.journal_sign_interval_seconds.max(1)),
+        platform.shutdown.clone(),
+    ));
     let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ledger, receipts: signer };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

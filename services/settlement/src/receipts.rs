@@ -86,6 +86,11 @@ impl ReceiptSigner {
         &self.inner.public_key_pem
     }
 
+    /// Signs arbitrary string fields (canonical form) with the receipt key.
+    pub fn sign_fields(&self, fields: &ReceiptFields) -> String {
+        receipt::sign(fields, &self.inner.key)
+    }
+
     /// The receipt of a settled deal, signed. `journal_hash` is the hex hash of the link that
     /// recorded the payout.
     pub fn issue(&self, row: &SettlementRow, journal_hash: &str) -> ReceiptRow {
@@ -127,4 +132,50 @@ impl ReceiptSigner {
             key_version: self.inner.version,
         }
     }
+}
+
+/// Signs the journal head when it moved since the last signature, every `interval`, until
+/// `shutdown`; the signature covers `{issuer, key_version, seq, hash, signed_at}`.
+pub async fn sign_journal_head_periodically(
+    pool: PgPool,
+    signer: ReceiptSigner,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tracing::info!(task = "journal-head-signer", "started");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {},
+        }
+        if let Err(error) = sign_journal_head(&pool, &signer).await {
+            tracing::warn!(task = "journal-head-signer", %error, "could not sign the journal head");
+        }
+    }
+    tracing::info!(task = "journal-head-signer", "stopped");
+}
+
+/// Signs the current head unless it is already signed.
+pub async fn sign_journal_head(pool: &PgPool, signer: &ReceiptSigner) -> Result<(), sqlx::Error> {
+    let (seq, hash) = crate::store::journal::head(pool).await?;
+    let latest = crate::store::journal::latest_signed_head(pool).await?;
+    if seq == 0 || latest.is_some_and(|l| l.seq >= seq) {
+        return Ok(());
+    }
+    let mut fields = ReceiptFields::new();
+    fields.insert("issuer".into(), ISSUER.to_string());
+    fields.insert("key_version".into(), signer.version().to_string());
+    fields.insert("seq".into(), seq.to_string());
+    fields.insert("hash".into(), hex::encode(&hash));
+    fields.insert("signed_at".into(), Timestamp::now().to_string());
+    let head = crate::store::journal::SignedHead {
+        seq,
+        hash,
+        body: receipt::canonical(&fields),
+        signature: signer.sign_fields(&fields),
+        key_version: signer.version(),
+    };
+    crate::store::journal::insert_signed_head(pool, &head).await?;
+    metrics::gauge!("aex_journal_signed_head_seq").set(seq as f64);
+    Ok(())
 }

@@ -30,8 +30,19 @@ pub struct Export {
     pub genesis_hash: String,
     pub head_seq: i64,
     pub head_hash: String,
+    /// The latest signed head: `body` is the canonical JSON that `signature` signs with the
+    /// receipt key of `key_version` (published at `/v1/receipts/keys`).
+    pub signed_head: Option<SignedHeadView>,
     pub links: Vec<ExportedLink>,
     pub next_after: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignedHeadView {
+    pub seq: i64,
+    pub body: String,
+    pub signature: String,
+    pub key_version: i32,
 }
 
 pub async fn export(
@@ -48,10 +59,17 @@ pub async fn export(
     let (head_seq, head_hash) = journal::head(&state.pool).await?;
     let links = journal::links_after(&state.pool, after, limit).await?;
     let next_after = links.last().map(|l| l.seq).filter(|seq| *seq < head_seq);
+    let signed_head = journal::latest_signed_head(&state.pool).await?.map(|h| SignedHeadView {
+        seq: h.seq,
+        body: h.body,
+        signature: h.signature,
+        key_version: h.key_version,
+    });
     Ok(Json(Export {
         genesis_hash: hex::encode(GENESIS),
         head_seq,
         head_hash: hex::encode(head_hash),
+        signed_head,
         links: links
             .into_iter()
             .map(|l| ExportedLink {
@@ -70,6 +88,8 @@ pub struct Verification {
     pub valid: bool,
     pub entries_checked: i64,
     pub head_seq: i64,
+    /// The latest signed head that was checked against the chain, if any.
+    pub signed_head_seq: Option<i64>,
     pub first_break: Option<Break>,
     pub accounts_checked: i64,
     pub balance_mismatches: Vec<String>,
@@ -118,8 +138,17 @@ pub async fn verify_ledger(pool: &sqlx::PgPool) -> Result<Verification> {
     {
         first_break = Some(Break { seq, reason: "entry does not match the stored transfer".into() });
     }
+    let signed = journal::latest_signed_head(pool).await?;
+    if first_break.is_none()
+        && let Some(head) = &signed
+    {
+        if let Some(reason) = signed_head_problem(pool, head).await? {
+            first_break = Some(Break { seq: head.seq, reason: reason.into() });
+        }
+    }
     let (accounts_checked, balance_mismatches) = audit::balance_mismatches(pool).await?;
     Ok(Verification {
+        signed_head_seq: signed.map(|h| h.seq),
         valid: first_break.is_none() && balance_mismatches.is_empty(),
         entries_checked: last_seq,
         head_seq,
@@ -287,4 +316,26 @@ pub async fn agent_revenue(
         limit,
         offset,
     }))
+}
+
+/// Why a signed head does not vouch for the stored chain, if it does not.
+async fn signed_head_problem(pool: &sqlx::PgPool, head: &journal::SignedHead) -> Result<Option<&'static str>> {
+    let key = crate::store::receipts::public_keys(pool)
+        .await?
+        .into_iter()
+        .find(|(version, _, _)| *version == head.key_version)
+        .and_then(|(_, pem, _)| {
+            <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_pem(&pem).ok()
+        });
+    let Some(key) = key else { return Ok(Some("signed head names an unknown key")) };
+    let fields: crate::domain::receipt::ReceiptFields = serde_json::from_str(&head.body).unwrap_or_default();
+    if !crate::domain::receipt::verify(&fields, &head.signature, &key)
+        || fields.get("hash") != Some(&hex::encode(&head.hash))
+    {
+        return Ok(Some("signed head signature does not verify"));
+    }
+    match journal::hash_at(pool, head.seq).await? {
+        Some(hash) if hash == head.hash => Ok(None),
+        _ => Ok(Some("the chain no longer ends where it was signed")),
+    }
 }

@@ -63,3 +63,43 @@ pub async fn links_around(pool: &PgPool, seqs: &[i64]) -> Result<Vec<StoredLink>
             .await?;
     Ok(rows.into_iter().map(|(seq, entry, prev_hash, hash)| StoredLink { seq, entry, prev_hash, hash }).collect())
 }
+
+/// A signed journal head.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SignedHead {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub body: String,
+    pub signature: String,
+    pub key_version: i32,
+}
+
+/// Records a signature of the head at `seq` unless one exists.
+pub async fn insert_signed_head(pool: &PgPool, head: &SignedHead) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO journal_head_signatures (seq, hash, body, signature, key_version) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(head.seq)
+    .bind(&head.hash)
+    .bind(&head.body)
+    .bind(&head.signature)
+    .bind(head.key_version)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The most recent signed head.
+pub async fn latest_signed_head(pool: &PgPool) -> Result<Option<SignedHead>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, hash, body, signature, key_version FROM journal_head_signatures ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The hash of the link at `seq`.
+pub async fn hash_at(pool: &PgPool, seq: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT hash FROM journal WHERE seq = $1").bind(seq).fetch_optional(pool).await
+}
