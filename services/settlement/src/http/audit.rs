@@ -141,10 +141,9 @@ pub async fn verify_ledger(pool: &sqlx::PgPool) -> Result<Verification> {
     let signed = journal::latest_signed_head(pool).await?;
     if first_break.is_none()
         && let Some(head) = &signed
+        && let Some(reason) = signed_head_problem(pool, head).await?
     {
-        if let Some(reason) = signed_head_problem(pool, head).await? {
-            first_break = Some(Break { seq: head.seq, reason: reason.into() });
-        }
+        first_break = Some(Break { seq: head.seq, reason: reason.into() });
     }
     let (accounts_checked, balance_mismatches) = audit::balance_mismatches(pool).await?;
     Ok(Verification {
