@@ -39,6 +39,15 @@ pub struct CaArgs {
         value_parser = clap::value_parser!(u32).range(1..=3650)
     )]
     pub cert_validity_days: u32,
+    /// How often the CRL is checked for expiry; it is re-signed when less than a day of its
+    /// validity is left, so relying parties never hold a stale one.
+    #[arg(
+        long = "crl-refresh-seconds",
+        env = "AEX_CRL_REFRESH_SECONDS",
+        default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub crl_refresh_seconds: u64,
 }
 
 /// Trust and reputation settings.

@@ -110,6 +110,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         std::time::Duration::from_secs(config.reputation.refresh_seconds),
         platform.shutdown.clone(),
     ));
+    platform.spawn(service::refresh_crl_periodically(
+        platform.pool.clone(),
+        ca.clone(),
+        std::time::Duration::from_secs(config.ca.crl_refresh_seconds),
+        platform.shutdown.clone(),
+    ));
     let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), ca };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

@@ -427,6 +427,44 @@ pub async fn revoke_certificate(pool: &PgPool, ca: &Ca, actor: &Actor, id: &str,
     Ok(())
 }
 
+/// Re-signs the CRL when less than `margin` of its validity is left (or there is none).
+/// Returns whether a new CRL was issued.
+pub async fn refresh_crl_if_due(pool: &PgPool, ca: &Ca, margin: time::Duration) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    crls::lock_for_new(&mut tx).await?;
+    let due = match crls::latest_in(&mut tx).await? {
+        Some(latest) => latest.next_update - OffsetDateTime::now_utc() <= margin,
+        None => true,
+    };
+    if due {
+        regenerate_crl(&mut tx, ca).await?;
+    }
+    tx.commit().await?;
+    Ok(due)
+}
+
+/// Checks the CRL every `interval` until `shutdown`, re-signing it a day before it lapses.
+pub async fn refresh_crl_periodically(
+    pool: PgPool,
+    ca: Ca,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tracing::info!(task = "crl-refresher", "started");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {},
+        }
+        match refresh_crl_if_due(&pool, &ca, time::Duration::days(1)).await {
+            Ok(true) => tracing::info!(task = "crl-refresher", "CRL re-signed before it lapsed"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(task = "crl-refresher", %error, "CRL refresh failed"),
+        }
+    }
+    tracing::info!(task = "crl-refresher", "stopped");
+}
+
 /// Signs and stores the next CRL (JSON and X.509 DER) with the active key, listing every
 /// revoked certificate, and records `crl.updated`.
 async fn regenerate_crl(conn: &mut PgConnection, ca: &Ca) -> Result<CrlRow> {

@@ -120,3 +120,30 @@ async fn the_operator_may_revoke_any_certificate_and_bad_reasons_are_refused() {
     assert_eq!(status, 404);
     c.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_crl_close_to_lapsing_is_re_signed_without_any_revocation() {
+    let sut = aex_testkit::ServiceUnderTest::new("aex-certauth", aex_certauth::SCHEMA);
+    let service = crate::start_on(&sut, &["--ca-kek", crate::TEST_KEK, "--crl-refresh-seconds", "1"]).await;
+    let crl = |service: &aex_testkit::RunningService| {
+        let request = service.http.get(service.url("/v1/crl"));
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let first = crl(&service).await;
+    let pool = sut.pool().await;
+    // The current CRL has an hour left: less than the one-day margin.
+    sqlx::query(
+        "UPDATE crls SET next_update = now() + interval '1 hour' WHERE crl_number = (SELECT max(crl_number) FROM crls)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let fresh = aex_testkit::eventually(std::time::Duration::from_secs(10), "a re-signed CRL", || async {
+        let latest = crl(&service).await;
+        (latest["crl_number"] != first["crl_number"]).then_some(latest)
+    })
+    .await;
+    assert_eq!(fresh["crl_number"].as_i64(), first["crl_number"].as_i64().map(|n| n + 1));
+    assert_eq!(fresh["entries"], first["entries"]);
+    service.stop().await;
+}
