@@ -181,3 +181,32 @@ pub struct TrustTierChanged {
     pub tier: String,
     pub updated_at: String,
 }
+
+/// `bids.evaluated`: the ranking of a work's bids after its window closed (or a re-evaluation
+/// requested by a platform service). Work-publisher awards from it when `auto_award` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BidsEvaluated {
+    pub work_id: String,
+    pub evaluation_id: String,
+    pub consumer_tenant_id: String,
+    pub strategy: String,
+    pub auto_award: bool,
+    pub total_bids: i64,
+    pub valid_bids: i64,
+    /// Best first.
+    pub ranking: Vec<EvaluatedBid>,
+    /// Components left out for lack of data (`trust`, `certification`).
+    pub degraded: Vec<String>,
+    /// RFC 3339.
+    pub evaluated_at: String,
+}
+
+/// One ranked bid of a `bids.evaluated` event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvaluatedBid {
+    pub rank: i64,
+    pub bid_id: String,
+    pub provider_id: String,
+    pub price_minor: i64,
+    pub total_score: f64,
+}

@@ -5,14 +5,22 @@
 
 mod config;
 pub mod domain;
+pub mod evaluation;
+pub mod events;
+pub mod http;
 
 pub use config::Config;
 
 use aex_common::auth::ServiceTokens;
+use aex_common::events::consumer::ConsumerRunner;
+use aex_common::http_client::{Downstream, HttpClient};
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
+use evaluation::Evaluator;
 use sqlx::PgPool;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -31,11 +39,15 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: ServiceTokens,
+    pub evaluator: Evaluator,
 }
 
 /// The service's own routes (the operational ones are added by the platform).
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route("/v1/work/{id}/evaluation", get(http::get_evaluation))
+        .route("/internal/v1/evaluate", post(http::evaluate_now))
+        .with_state(state)
 }
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
@@ -48,7 +60,31 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         nats: &config.nats,
         tokens: &config.tokens,
     };
+    let downstream = |name: &'static str, url: &str| {
+        url.parse::<url::Url>()
+            .map(|base| Downstream::new(name, base))
+            .map_err(|e| StartError::Config(format!("invalid {name} URL: {e}")))
+    };
+    let work_publisher = downstream("work-publisher", &config.work_publisher_url)?;
+    let certauth = downstream("certauth", &config.certauth_url)?;
+    let client = HttpClient::new(&config.http).map_err(|e| StartError::Config(e.to_string()))?;
     let platform = Platform::start(spec, shutdown).await?;
-    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone() };
+    let tokens = platform.tokens.clone();
+    let client = client.with_token_provider(Arc::new(move || match tokens.mint(SERVICE, None, &[], None) {
+        Ok(token) => Some(token),
+        Err(error) => {
+            tracing::error!(%error, "could not mint the service token");
+            None
+        }
+    }));
+    let evaluator = Evaluator { client, work_publisher, certauth };
+    let consumer = ConsumerRunner::new(
+        platform.pool.clone(),
+        platform.bus.clone(),
+        events::window_closed_consumer(),
+        Arc::new(events::WindowClosed { evaluator: evaluator.clone() }),
+    );
+    platform.spawn(consumer.run(platform.shutdown.clone()));
+    let state = AppState { pool: platform.pool.clone(), tokens: platform.tokens.clone(), evaluator };
     platform.serve(listener, router(state), &config.service, Vec::new()).await
 }

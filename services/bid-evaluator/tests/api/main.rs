@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod evaluation;
 mod operations;
 
 use aex_testkit::{RunningService, ServiceUnderTest};
