@@ -58,8 +58,10 @@ impl aex_common::db::Retryable for LedgerError {
 }
 
 /// Writes that must commit in the same transaction as a job's transfers (a settlement record,
-/// an outbox event), given that job's outcomes. Runs again if the batch is retried, so it must
-/// be written for that (it sees the outcomes of the attempt that commits).
+/// an outbox event), given that job's outcomes. It runs only when every transfer of the job
+/// took effect in this batch (all `Ok`): a replay (`Exists`) or a refusal writes nothing, so a
+/// record or event exists exactly when its transfers were applied. Runs again if the batch is
+/// retried (it sees the outcomes of the attempt that commits).
 pub trait BatchEffect: Send + Sync {
     fn apply<'a>(
         &'a self,
@@ -328,7 +330,9 @@ async fn commit_batch(
     accounts::save_totals(&mut tx, &changed).await?;
     for (range, effect) in effects {
         let mine = outcomes.get(range.clone()).unwrap_or(&[]);
-        effect.apply(&mut tx, mine).await?;
+        if mine.iter().all(|o| o.code == TransferCode::Ok) {
+            effect.apply(&mut tx, mine).await?;
+        }
     }
     tx.commit().await?;
     metrics::counter!("aex_ledger_transfers_committed_total").increment(new_rows.len() as u64);

@@ -53,12 +53,9 @@ impl BatchEffect for RecordHold {
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,
-        outcomes: &'a [TransferOutcome],
+        _outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !applied_now(outcomes) {
-                return Ok(());
-            }
             let hold = &self.0;
             settlements::insert_held(conn, hold).await?;
             let data = subjects::HoldPlaced {
@@ -75,8 +72,7 @@ impl BatchEffect for RecordHold {
     }
 }
 
-/// Whether every transfer of a job took effect in this batch (not before, not refused): only
-/// then do its record and event belong to this transaction.
+/// Whether every transfer of a job took effect in this batch (not before, not refused).
 fn applied_now(outcomes: &[TransferOutcome]) -> bool {
     outcomes.iter().all(|o| o.code == TransferCode::Ok)
 }
@@ -172,9 +168,6 @@ impl BatchEffect for RecordPayout {
         outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !applied_now(outcomes) {
-                return Ok(());
-            }
             let journal_seq =
                 outcomes.iter().filter_map(|o| o.transfer.as_ref()).map(|t| t.journal_seq).max().unwrap_or(0);
             let payout = Payout {
@@ -281,12 +274,9 @@ impl BatchEffect for RecordRelease {
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,
-        outcomes: &'a [TransferOutcome],
+        _outcomes: &'a [TransferOutcome],
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            if !applied_now(outcomes) {
-                return Ok(());
-            }
             if !settlements::mark_released(conn, &self.row.contract_id, self.reason.as_deref()).await? {
                 return Err(sqlx::Error::Protocol(format!("settlement {} was not held", self.row.contract_id)));
             }
