@@ -167,18 +167,26 @@ impl EventBus {
             duplicate_window: DUPLICATE_WINDOW,
             ..Default::default()
         };
-        // Replicas starting together race to create the same stream; the loser's create fails
-        // (nats-server reports overlapping subjects), and its retry finds the stream to update.
+        // Every start of every replica passes here, so an existing stream with the settings we
+        // want is left alone: only a missing stream is created and only a changed one updated
+        // (stream updates are rare operations; Debian's nats-server 2.9 has crashed on them).
+        // Replicas starting together race to create a new stream; the loser's create is
+        // refused (overlapping subjects) and its next attempt finds the stream.
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            match self.jetstream.create_or_update_stream(config.clone()).await {
-                Ok(_) => return Ok(()),
+            let result = match self.jetstream.get_stream(&name).await {
+                Ok(existing) if same_settings(&existing.cached_info().config, &config) => return Ok(()),
+                Ok(_) => self.jetstream.update_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => self.jetstream.create_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => return Ok(()),
                 Err(error) if attempt < 4 => {
                     tracing::debug!(stream = %name, %error, attempt, "stream create raced; retrying");
                     tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
                 }
-                Err(error) => return Err(EventError::Stream { stream: name, message: error.to_string() }),
+                Err(message) => return Err(EventError::Stream { stream: name, message }),
             }
         }
     }
@@ -191,6 +199,20 @@ impl EventBus {
                 .any(|pattern| pattern.strip_suffix('>').is_some_and(|prefix| logical_subject.starts_with(prefix)))
         })
     }
+}
+
+/// Whether an existing stream already has the settings `wanted` asks for.
+fn same_settings(current: &stream::Config, wanted: &stream::Config) -> bool {
+    let mut current_subjects = current.subjects.clone();
+    let mut wanted_subjects = wanted.subjects.clone();
+    current_subjects.sort();
+    wanted_subjects.sort();
+    current_subjects == wanted_subjects
+        && current.max_age == wanted.max_age
+        && current.num_replicas == wanted.num_replicas
+        && current.duplicate_window == wanted.duplicate_window
+        && current.storage == wanted.storage
+        && current.retention == wanted.retention
 }
 
 /// A namespace usable in both subject and stream names: `[a-z0-9_]*`.

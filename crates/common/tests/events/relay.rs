@@ -185,3 +185,19 @@ async fn replicas_creating_the_streams_at_once_all_succeed() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_changed_stream_setting_is_applied_to_the_existing_stream() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    let shorter = aex_common::events::StreamSpec {
+        max_age: std::time::Duration::from_secs(3600),
+        ..aex_common::events::STREAMS[0]
+    };
+    fx.bus.ensure_stream(&shorter).await.unwrap();
+    let mut stream = fx.bus.jetstream().get_stream(fx.bus.stream_name("WORK")).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.max_age, std::time::Duration::from_secs(3600));
+    // The same settings again change nothing and succeed.
+    fx.bus.ensure_stream(&shorter).await.unwrap();
+}
