@@ -7,6 +7,7 @@ pub const WORK_CANCELLED: &str = "work.cancelled";
 pub const BID_SUBMITTED: &str = "bid.submitted";
 pub const BIDS_EVALUATED: &str = "bids.evaluated";
 pub const CONTRACT_AWARDED: &str = "contract.awarded";
+pub const CONTRACT_STARTED: &str = "contract.started";
 pub const CONTRACT_COMPLETED: &str = "contract.completed";
 pub const CONTRACT_FAILED: &str = "contract.failed";
 pub const SETTLEMENT_HOLD_PLACED: &str = "settlement.hold_placed";
@@ -37,6 +38,38 @@ pub struct ContractOutcome {
     /// Why a contract failed, was cancelled or expired.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// `contract.awarded`: escrow is held and the work has its one contract. Bids are open by now,
+/// so the agreed price may travel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContractAwarded {
+    pub contract_id: String,
+    pub work_id: String,
+    pub bid_id: String,
+    pub consumer_tenant_id: String,
+    pub provider_tenant_id: String,
+    pub provider_id: String,
+    pub currency: String,
+    pub agreed_price_minor: i64,
+    /// `consumer` or `auto`.
+    pub awarded_by: String,
+    /// RFC 3339.
+    pub awarded_at: String,
+    /// RFC 3339: the deadline after which the contract expires.
+    pub expires_at: String,
+}
+
+/// `contract.started`: the winning provider's first progress report (AWARDED → EXECUTING).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContractStarted {
+    pub contract_id: String,
+    pub work_id: String,
+    pub consumer_tenant_id: String,
+    pub provider_tenant_id: String,
+    pub provider_id: String,
+    /// RFC 3339.
+    pub started_at: String,
 }
 
 /// `settlement.hold_placed`: the consumer's funds for a contract are in escrow.

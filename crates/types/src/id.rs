@@ -257,6 +257,10 @@ define_id!(
     EventId, "evt"
 );
 define_id!(
+    /// One webhook delivery of an event to a subscriber.
+    WebhookDeliveryId, "whd"
+);
+define_id!(
     /// An HTTP request, for tracing and error bodies.
     RequestId, "req"
 );

@@ -9,7 +9,7 @@ pub mod timestamp;
 pub use currency::Currency;
 pub use id::{
     AccountId, ApiKeyId, BidId, CertRequestId, CertificateId, ContractId, EvaluationId, EventId, IdError, ProviderId,
-    ReceiptId, RequestId, SubscriptionId, TenantId, TransferId, WorkId,
+    ReceiptId, RequestId, SubscriptionId, TenantId, TransferId, WebhookDeliveryId, WorkId,
 };
 pub use money::{Money, MoneyError, div_round_half_even};
 pub use timestamp::{Timestamp, TimestampError};

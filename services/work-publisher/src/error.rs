@@ -39,6 +39,36 @@ pub enum Error {
     BidsSealed,
     #[error("a tenant cannot bid on its own work")]
     OwnWork,
+    #[error("bid not found for this work")]
+    BidNotFound,
+    #[error("this work already has a contract")]
+    AlreadyAwarded,
+    #[error("an award of this work is in progress")]
+    AwardInProgress,
+    #[error("the bids of this work have not been evaluated yet")]
+    EvaluationPending,
+    #[error("no valid bid is left to award")]
+    NoValidBids,
+    #[error("the evaluation disqualified this bid")]
+    BidDisqualified,
+    #[error("this bid has expired")]
+    BidExpired,
+    #[error("insufficient available funds for the escrow hold")]
+    InsufficientFunds,
+    /// Settlement refused the hold for another reason; its code and message are passed on.
+    #[error("{message}")]
+    HoldRefused { code: String, message: String },
+    #[error("settlement is unavailable; nothing was awarded, try again")]
+    SettlementUnavailable,
+    /// The contract's state does not allow the change.
+    #[error("{0}")]
+    InvalidContractState(String),
+    /// The caller is a party of the contract but not the one allowed to do this.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A local resource (randomness) failed; nothing was stored.
+    #[error("temporarily unavailable")]
+    Unavailable,
     #[error(transparent)]
     Auth(ApiError),
     #[error("events: {0}")]
@@ -65,6 +95,16 @@ impl From<crate::domain::work::InvalidTransition> for Error {
     }
 }
 
+impl From<crate::domain::contract::Refusal> for Error {
+    fn from(refusal: crate::domain::contract::Refusal) -> Self {
+        use crate::domain::contract::Refusal;
+        match refusal {
+            Refusal::NotAllowed { .. } => Error::NotAllowed(refusal.to_string()),
+            Refusal::InvalidState { .. } => Error::InvalidContractState(refusal.to_string()),
+        }
+    }
+}
+
 impl Error {
     pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
         Error::Validation(message.into())
@@ -85,6 +125,25 @@ impl Error {
             Error::BidWindowClosed => conflict("BID_WINDOW_CLOSED"),
             Error::BidsSealed => conflict("BIDS_SEALED"),
             Error::OwnWork => conflict("CANNOT_BID_ON_OWN_WORK"),
+            Error::BidNotFound => ApiError::new(StatusCode::NOT_FOUND, "BID_NOT_FOUND", self.to_string()),
+            Error::AlreadyAwarded => conflict("WORK_ALREADY_AWARDED"),
+            Error::AwardInProgress => conflict("AWARD_IN_PROGRESS"),
+            Error::EvaluationPending => conflict("EVALUATION_PENDING"),
+            Error::NoValidBids => conflict("NO_VALID_BIDS"),
+            Error::BidDisqualified => conflict("BID_DISQUALIFIED"),
+            Error::BidExpired => conflict("BID_EXPIRED"),
+            Error::InsufficientFunds => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_FUNDS", self.to_string())
+            }
+            Error::HoldRefused { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code.clone(), message.clone())
+            }
+            Error::SettlementUnavailable => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SETTLEMENT_UNAVAILABLE", self.to_string())
+            }
+            Error::InvalidContractState(_) => conflict("INVALID_CONTRACT_STATE"),
+            Error::NotAllowed(message) => ApiError::forbidden("NOT_ALLOWED", message.clone()),
+            Error::Unavailable => ApiError::service_unavailable("temporarily unavailable, try again"),
             Error::Auth(error) => error.clone(),
             Error::Event(error) => {
                 tracing::error!(%error, "event error");
@@ -147,6 +206,18 @@ mod tests {
             (Error::BidWindowClosed, 409, "BID_WINDOW_CLOSED"),
             (Error::BidsSealed, 409, "BIDS_SEALED"),
             (Error::OwnWork, 409, "CANNOT_BID_ON_OWN_WORK"),
+            (Error::BidNotFound, 404, "BID_NOT_FOUND"),
+            (Error::AlreadyAwarded, 409, "WORK_ALREADY_AWARDED"),
+            (Error::AwardInProgress, 409, "AWARD_IN_PROGRESS"),
+            (Error::EvaluationPending, 409, "EVALUATION_PENDING"),
+            (Error::NoValidBids, 409, "NO_VALID_BIDS"),
+            (Error::BidDisqualified, 409, "BID_DISQUALIFIED"),
+            (Error::BidExpired, 409, "BID_EXPIRED"),
+            (Error::InsufficientFunds, 402, "INSUFFICIENT_FUNDS"),
+            (Error::HoldRefused { code: "FEE_EXCEEDS_PRICE".into(), message: "m".into() }, 422, "FEE_EXCEEDS_PRICE"),
+            (Error::SettlementUnavailable, 503, "SETTLEMENT_UNAVAILABLE"),
+            (Error::InvalidContractState("c".into()), 409, "INVALID_CONTRACT_STATE"),
+            (Error::NotAllowed("n".into()), 403, "NOT_ALLOWED"),
             (Error::Database(sqlx::Error::PoolTimedOut), 500, "INTERNAL_ERROR"),
         ];
         for (error, status, code) in cases {

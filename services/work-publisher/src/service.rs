@@ -5,7 +5,8 @@ use crate::domain::work::WorkStatus;
 use crate::error::{Error, Result};
 use crate::http::rfc3339;
 use crate::store::bids::{self, BidRow, NewBid};
-use crate::store::subscriptions;
+use crate::store::subscriptions::{self, SubscriptionRow};
+use crate::store::webhooks::{self, NewDelivery};
 use crate::store::work::{self, NewWork, WorkRow};
 use aex_api::events as subjects;
 use aex_common::events::outbox::{self, NewEvent};
@@ -27,8 +28,8 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
         max_latency_ms: new.max_latency_ms,
         regions: new.regions.as_deref(),
     };
-    let notified: HashSet<&str> =
-        candidates.iter().filter(|s| s.filter().matches(&facts)).map(|s| s.provider_id.as_str()).collect();
+    let matched: Vec<&SubscriptionRow> = candidates.iter().filter(|s| s.filter().matches(&facts)).collect();
+    let notified: HashSet<&str> = matched.iter().map(|s| s.provider_id.as_str()).collect();
     new.providers_notified = i32::try_from(notified.len()).unwrap_or(i32::MAX);
     let row = work::insert(&mut tx, &new).await?;
     let data = subjects::WorkSubmitted {
@@ -42,9 +43,57 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
         auto_award: row.auto_award,
         providers_notified: i64::from(row.providers_notified),
     };
-    outbox::enqueue(&mut tx, SOURCE, NewEvent::new(subjects::WORK_SUBMITTED, &data).tenant(&row.tenant_id)).await?;
+    let envelope =
+        outbox::enqueue(&mut tx, SOURCE, NewEvent::new(subjects::WORK_SUBMITTED, &data).tenant(&row.tenant_id)).await?;
+    // One signed notification per provider, through its first matching webhook subscription.
+    let mut by_webhook: HashSet<&str> = HashSet::new();
+    for subscription in matched.iter().filter(|s| s.delivery_method == "webhook") {
+        let Some(url) = subscription.webhook_url.as_deref() else { continue };
+        if !by_webhook.insert(subscription.provider_id.as_str()) {
+            continue;
+        }
+        let delivery = NewDelivery {
+            id: aex_types::WebhookDeliveryId::new().to_string(),
+            event_id: envelope.event_id.clone(),
+            event_type: subjects::WORK_SUBMITTED.to_string(),
+            subscription_id: subscription.id.clone(),
+            provider_id: subscription.provider_id.clone(),
+            work_id: row.id.clone(),
+            url: url.to_string(),
+            payload: notification(&row, &envelope.event_id, subscription),
+        };
+        webhooks::insert(&mut tx, &delivery).await?;
+    }
     tx.commit().await?;
     Ok(row)
+}
+
+/// The body of a work notification: what a provider needs to decide whether to bid, never
+/// anyone's bids.
+fn notification(row: &WorkRow, event_id: &str, subscription: &SubscriptionRow) -> serde_json::Value {
+    let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+    serde_json::json!({
+        "event_id": event_id,
+        "event_type": subjects::WORK_SUBMITTED,
+        "subscription_id": subscription.id,
+        "provider_id": subscription.provider_id,
+        "work": {
+            "work_id": row.id,
+            "category": row.category,
+            "description": row.description,
+            "budget": {
+                "max_price": Money::from_minor(row.max_price_minor, currency).to_decimal_string(),
+                "max_price_minor": row.max_price_minor,
+                "currency": row.currency,
+                "bid_strategy": row.bid_strategy,
+            },
+            "constraints": row.constraints,
+            "success_criteria": row.success_criteria,
+            "status": row.status,
+            "bid_window_ends_at": rfc3339(row.bid_window_ends_at),
+            "created_at": rfc3339(row.created_at),
+        },
+    })
 }
 
 /// Cancels the owner's work from OPEN or EVALUATING and records `work.cancelled`.
@@ -57,6 +106,10 @@ pub async fn cancel_work(pool: &PgPool, tenant_id: &str, work_id: &str) -> Resul
         .parse()
         .map_err(|()| Error::Database(sqlx::Error::Protocol(format!("unknown work status {:?}", row.status))))?;
     let to = from.transition(WorkStatus::Cancelled)?;
+    // An award in progress (escrow being held) cannot be cancelled under it.
+    if let Some(contract) = crate::store::contracts::live_for_work(&mut *tx, work_id).await? {
+        return Err(if contract.status == "PENDING" { Error::AwardInProgress } else { Error::AlreadyAwarded });
+    }
     if !work::set_status(&mut tx, work_id, from.as_str(), to.as_str()).await? {
         return Err(Error::InvalidWorkState { from: from.as_str(), to: to.as_str() });
     }

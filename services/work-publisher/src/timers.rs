@@ -92,3 +92,52 @@ impl BidWindowCloser {
         tracing::info!(task = "bid-window-closer", "stopped");
     }
 }
+
+/// The contract deadline timer and the award reconciler: expires overdue contracts (waking at
+/// the next deadline, like the bid-window closer) and, every `reconcile_every`, finishes or
+/// abandons awards that were interrupted between their two steps.
+#[derive(Debug, Clone)]
+pub struct ContractKeeper {
+    awards: crate::contracts::Awards,
+    poll: Duration,
+    reconcile_every: Duration,
+}
+
+impl ContractKeeper {
+    pub fn new(awards: crate::contracts::Awards, poll: Duration, reconcile_every: Duration) -> Self {
+        Self { awards, poll, reconcile_every }
+    }
+
+    /// Polls until `shutdown`; errors are logged and retried on the next tick.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(task = "contract-keeper", "started");
+        let mut last_reconcile = tokio::time::Instant::now();
+        loop {
+            let mut sleep = self.poll;
+            match crate::contracts::expire_due(&self.awards.pool).await {
+                Ok(expired) => {
+                    for row in &expired {
+                        tracing::info!(task = "contract-keeper", contract_id = %row.id, "contract expired");
+                    }
+                    if let Ok(Some(next_ms)) = crate::store::contracts::next_deadline_in_ms(&self.awards.pool).await {
+                        sleep = sleep.min(Duration::from_millis(u64::try_from(next_ms.max(1)).unwrap_or(1)));
+                    }
+                }
+                Err(error) => tracing::warn!(task = "contract-keeper", %error, "expiring contracts failed"),
+            }
+            if last_reconcile.elapsed() >= self.reconcile_every {
+                last_reconcile = tokio::time::Instant::now();
+                match self.awards.reconcile().await {
+                    Ok(0) => {}
+                    Ok(resolved) => tracing::info!(task = "contract-keeper", resolved, "interrupted awards resolved"),
+                    Err(error) => tracing::warn!(task = "contract-keeper", %error, "reconciling awards failed"),
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!(task = "contract-keeper", "stopped");
+    }
+}

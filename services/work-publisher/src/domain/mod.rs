@@ -1,4 +1,6 @@
-//! Work-publisher's pure rules: the work state machine and subscription matching. No I/O.
+//! Work-publisher's pure rules: the work and contract state machines and subscription
+//! matching. No I/O.
 
+pub mod contract;
 pub mod matching;
 pub mod work;

@@ -58,6 +58,7 @@ impl WorkStatus {
             (Open, Evaluating)
                 | (Evaluating, Awarded)
                 | (Awarded, Executing)
+                | (Awarded, Failed)
                 | (Executing, Completed)
                 | (Executing, Failed)
                 | (Open, Cancelled)
@@ -86,10 +87,11 @@ impl FromStr for WorkStatus {
 mod tests {
     use super::WorkStatus::{self, *};
 
-    const ALLOWED: [(WorkStatus, WorkStatus); 7] = [
+    const ALLOWED: [(WorkStatus, WorkStatus); 8] = [
         (Open, Evaluating),
         (Evaluating, Awarded),
         (Awarded, Executing),
+        (Awarded, Failed),
         (Executing, Completed),
         (Executing, Failed),
         (Open, Cancelled),

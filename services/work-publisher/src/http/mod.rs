@@ -1,6 +1,8 @@
 //! Work-publisher's HTTP API, one file per resource; handlers extract, authorize and delegate.
 
+pub mod agent_cards;
 pub mod bids;
+pub mod contracts;
 pub mod providers;
 pub mod subscriptions;
 pub mod work;

@@ -60,12 +60,14 @@ pub struct FiltersView {
     pub regions: Option<Vec<String>>,
 }
 
-/// The webhook secret is write-only.
+/// The webhook secret is write-only; one the platform generated is shown once, at creation.
 #[derive(Debug, Serialize)]
 pub struct DeliveryView {
     pub method: String,
     pub webhook_url: Option<String>,
     pub has_webhook_secret: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl SubscriptionView {
@@ -86,6 +88,7 @@ impl SubscriptionView {
                 method: row.delivery_method.clone(),
                 webhook_url: row.webhook_url.clone(),
                 has_webhook_secret: row.webhook_secret.is_some(),
+                webhook_secret: None,
             },
             status: row.status.clone(),
             created_at: rfc3339(row.created_at),
@@ -141,6 +144,7 @@ pub async fn create(
     };
     let delivery = body.delivery.ok_or(Error::validation("delivery is required"))?;
     let method = delivery.method.unwrap_or_default();
+    let mut generated_secret = None;
     let (webhook_url, webhook_secret) = match method.as_str() {
         "webhook" => {
             let url = delivery.webhook_url.ok_or(Error::validation("delivery.webhook_url is required for webhooks"))?;
@@ -151,7 +155,19 @@ pub async fn create(
             {
                 return Err(Error::validation("delivery.webhook_secret must be 16 to 256 visible ASCII characters"));
             }
-            (Some(http_url(&url, "delivery.webhook_url")?), secret)
+            // Deliveries are always signed: without a secret of its own, the subscriber gets one.
+            let secret = match secret {
+                Some(secret) => secret,
+                None => {
+                    let generated = crate::webhooks::new_secret().map_err(|error| {
+                        tracing::error!(%error, "no randomness for a webhook secret");
+                        Error::Unavailable
+                    })?;
+                    generated_secret = Some(generated.clone());
+                    generated
+                }
+            };
+            (Some(http_url(&url, "delivery.webhook_url")?), Some(secret))
         }
         "polling" => (None, None),
         _ => return Err(Error::validation("delivery.method must be webhook or polling")),
@@ -176,7 +192,9 @@ pub async fn create(
         webhook_secret,
     };
     let row = subscriptions::insert(&state.pool, &new).await?;
-    Ok((StatusCode::CREATED, Json(SubscriptionView::from_row(&row))))
+    let mut view = SubscriptionView::from_row(&row);
+    view.delivery.webhook_secret = generated_secret;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Debug, Serialize)]

@@ -123,3 +123,26 @@ pub async fn for_work_and_tenant(
     .fetch_all(executor)
     .await
 }
+
+/// One bid of a work.
+pub async fn get_for_work(
+    executor: impl PgExecutor<'_>,
+    work_id: &str,
+    bid_id: &str,
+) -> Result<Option<BidRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM bids WHERE work_id = $1 AND id = $2")))
+        .bind(work_id)
+        .bind(bid_id)
+        .fetch_optional(executor)
+        .await
+}
+
+/// After an award: the winning bid ACCEPTED, every other bid on the work REJECTED.
+pub async fn settle_award(conn: &mut PgConnection, work_id: &str, winner: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE bids SET status = CASE WHEN id = $2 THEN 'ACCEPTED' ELSE 'REJECTED' END WHERE work_id = $1")
+        .bind(work_id)
+        .bind(winner)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -77,7 +77,8 @@ pub async fn for_tenant<'e>(executor: impl PgExecutor<'e>, tenant_id: &str) -> R
         .await
 }
 
-/// Active providers with any of `skill_tags` (all when empty) at or above one of `tiers`.
+/// Active providers with any of `skill_tags` among their capabilities or their agent card's
+/// skills (all when empty) at or above one of `tiers`.
 pub async fn search(
     pool: &PgPool,
     skill_tags: &[String],
@@ -85,7 +86,9 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<ProviderRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE status = 'ACTIVE' AND (cardinality($1::text[]) = 0 OR capabilities && $1)
+        "{SELECT} WHERE status = 'ACTIVE'
+           AND (cardinality($1::text[]) = 0 OR capabilities && $1
+                OR EXISTS (SELECT 1 FROM agent_cards c WHERE c.provider_id = providers.id AND c.skill_tags && $1))
            AND trust_tier = ANY($2) ORDER BY created_at, id LIMIT $3"
     )))
     .bind(skill_tags)

@@ -2,10 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_cards;
 mod bids;
+mod contracts;
+mod market;
 mod operations;
 mod providers;
 mod subscriptions;
+mod webhooks;
 mod windows;
 mod work;
 
@@ -20,12 +24,14 @@ use std::time::Duration;
 /// Starts the real service on 127.0.0.1:0 in its own schema and NATS namespace.
 pub async fn start() -> (RunningService, ServiceUnderTest) {
     let sut = ServiceUnderTest::new("aex-work-publisher", aex_work_publisher::SCHEMA);
-    let running = spawn(&sut).await;
+    let running = spawn(&sut, &[]).await;
     (running, sut)
 }
 
-async fn spawn(sut: &ServiceUnderTest) -> RunningService {
-    let config = aex_work_publisher::Config::try_parse_from(sut.args()).expect("test configuration parses");
+async fn spawn(sut: &ServiceUnderTest, extra: &[String]) -> RunningService {
+    let mut args = sut.args();
+    args.extend(extra.iter().cloned());
+    let config = aex_work_publisher::Config::try_parse_from(args).expect("test configuration parses");
     aex_testkit::spawn_service(|listener, shutdown| aex_work_publisher::run(config, listener, shutdown)).await
 }
 
@@ -35,24 +41,32 @@ pub struct Publisher {
     pub sut: ServiceUnderTest,
     pub tokens: ServiceTokens,
     pub pool: PgPool,
+    /// Flags beyond the test defaults, kept across restarts.
+    pub extra: Vec<String>,
 }
 
-pub const ALL_SCOPES: &[&str] = &["read", "providers:write", "work:submit", "bids:submit"];
+pub const ALL_SCOPES: &[&str] = &["read", "providers:write", "work:submit", "bids:submit", "contracts:write"];
 
 impl Publisher {
     pub async fn start() -> Self {
-        let (service, sut) = start().await;
+        let sut = ServiceUnderTest::new("aex-work-publisher", aex_work_publisher::SCHEMA);
+        Self::start_on(sut, Vec::new()).await
+    }
+
+    /// Starts the service in `sut`'s environment with `extra` flags.
+    pub async fn start_on(sut: ServiceUnderTest, extra: Vec<String>) -> Self {
+        let service = spawn(&sut, &extra).await;
         let tokens = ServiceTokens::new(&Secret::new(sut.token_secret.clone()), Duration::from_secs(300)).unwrap();
         let pool = sut.pool().await;
-        Self { service, sut, tokens, pool }
+        Self { service, sut, tokens, pool, extra }
     }
 
     /// Stops the service and starts it again on the same schema and namespace.
     pub async fn restart(self) -> Self {
-        let Publisher { service, sut, tokens, pool } = self;
+        let Publisher { service, sut, tokens, pool, extra } = self;
         service.stop().await;
-        let service = spawn(&sut).await;
-        Self { service, sut, tokens, pool }
+        let service = spawn(&sut, &extra).await;
+        Self { service, sut, tokens, pool, extra }
     }
 
     /// A service token as the gateway would mint it for `tenant` with `scopes`.

@@ -97,7 +97,7 @@ async fn five_hundred_concurrent_closers_close_each_window_exactly_once() {
 #[tokio::test]
 async fn two_replicas_on_one_schema_close_each_window_once() {
     let p = Publisher::start().await;
-    let second = crate::spawn(&p.sut).await;
+    let second = crate::spawn(&p.sut, &p.extra).await;
     let consumer = p.tenant(&tenant());
     let mut ids = Vec::new();
     for _ in 0..30 {
@@ -127,7 +127,7 @@ async fn a_window_that_ends_while_the_service_is_down_closes_after_restart() {
     assert_eq!(status, 201);
     let work_id = created["work_id"].as_str().unwrap().to_string();
 
-    let Publisher { service, sut, tokens, pool } = p;
+    let Publisher { service, sut, tokens, pool, extra } = p;
     service.stop().await;
     aex_testkit::eventually(Duration::from_secs(10), "the deadline to pass while stopped", || async {
         let past: bool = sqlx::query_scalar("SELECT bid_window_ends_at <= clock_timestamp() FROM work WHERE id = $1")
@@ -142,8 +142,8 @@ async fn a_window_that_ends_while_the_service_is_down_closes_after_restart() {
         sqlx::query_scalar("SELECT status FROM work WHERE id = $1").bind(&work_id).fetch_one(&pool).await.unwrap();
     assert_eq!(status, "OPEN", "nothing closed it while the service was down");
 
-    let service = crate::spawn(&sut).await;
-    let p = Publisher { service, sut, tokens, pool };
+    let service = crate::spawn(&sut, &extra).await;
+    let p = Publisher { service, sut, tokens, pool, extra };
     p.wait_closed(&work_id).await;
     assert_eq!(close_events_for(&p.pool, &work_id).await, 1);
     // And a restart after the close does not close it again.
