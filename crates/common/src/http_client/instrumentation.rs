@@ -12,6 +12,8 @@ use super::breaker::BreakerState;
 
 /// Gauge: 0 closed, 1 half-open, 2 open.
 pub const BREAKER_STATE: &str = "aex_circuit_breaker_state";
+/// Gauge: 1 while the breaker is open (calls fail fast), 0 otherwise; for alerting.
+pub const BREAKER_OPEN: &str = "aex_http_breaker_open";
 /// Counter of attempts (and of calls refused by an open breaker), by `outcome`.
 pub const REQUESTS_TOTAL: &str = "aex_downstream_requests_total";
 /// Histogram of attempt durations, in seconds.
@@ -51,6 +53,8 @@ impl Outcome {
 
 pub(crate) fn record_breaker_state(downstream: &Arc<str>, state: BreakerState) {
     metrics::gauge!(BREAKER_STATE, "downstream" => downstream.clone()).set(state.gauge_value());
+    let open = if state == BreakerState::Open { 1.0 } else { 0.0 };
+    metrics::gauge!(BREAKER_OPEN, "downstream" => downstream.clone()).set(open);
 }
 
 pub(crate) fn record_outcome(downstream: &Arc<str>, outcome: Outcome) {

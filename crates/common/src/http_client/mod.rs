@@ -47,7 +47,7 @@ use tracing::Instrument;
 pub use breaker::{BreakerSettings, BreakerState, CircuitBreaker};
 pub use config::HttpClientConfig;
 pub use error::{CallError, ClientBuildError};
-pub use instrumentation::{BREAKER_STATE, REQUEST_DURATION, REQUESTS_TOTAL};
+pub use instrumentation::{BREAKER_OPEN, BREAKER_STATE, REQUEST_DURATION, REQUESTS_TOTAL};
 pub use request::{Downstream, RequestBody, RequestSpec};
 pub use response::Response;
 pub use retry::{Backoff, BackoffJitter};

@@ -146,6 +146,11 @@ pub async fn verify_ledger(pool: &sqlx::PgPool) -> Result<Verification> {
         first_break = Some(Break { seq: head.seq, reason: reason.into() });
     }
     let (accounts_checked, balance_mismatches) = audit::balance_mismatches(pool).await?;
+    // Incremented by 0 on a clean run, so the series exist before the first failure.
+    metrics::counter!("aex_ledger_check_failures_total", "check" => "journal")
+        .increment(u64::from(first_break.is_some()));
+    metrics::counter!("aex_ledger_check_failures_total", "check" => "balances")
+        .increment(u64::from(!balance_mismatches.is_empty()));
     Ok(Verification {
         signed_head_seq: signed.map(|h| h.seq),
         valid: first_break.is_none() && balance_mismatches.is_empty(),
@@ -231,6 +236,8 @@ pub async fn replay_deal(
             inconsistencies.push(format!("escrow paid out {paid_out}, not the price {}", settlement.price_minor));
         }
     }
+    metrics::counter!("aex_ledger_check_failures_total", "check" => "deal_replay")
+        .increment(u64::from(!(chain_errors.is_empty() && inconsistencies.is_empty())));
     let entries = transfers.iter().map(|t| crate::http::transfers::TransferView::from_row(t, &t.code)).collect();
     Ok(Json(DealReplay {
         contract_id,
