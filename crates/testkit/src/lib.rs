@@ -317,6 +317,11 @@ impl RunningService {
 
     /// Cancels the service and waits for its graceful shutdown.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the service but keeps the handle (its address, for [`spawn_service_at`]).
+    pub async fn halt(&mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
@@ -338,7 +343,33 @@ where
     E: std::fmt::Display,
 {
     init();
-    let (listener, addr) = listener().await;
+    let (listener, _) = listener().await;
+    spawn_on(listener, start).await
+}
+
+/// Like [`spawn_service`], on a given address: a service restarted where its clients expect
+/// it (waits for the address to be free again after a stop).
+pub async fn spawn_service_at<F, Fut, E>(addr: SocketAddr, start: F) -> RunningService
+where
+    F: FnOnce(tokio::net::TcpListener, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    init();
+    let listener = eventually(Duration::from_secs(20), "the address to be free", || async {
+        tokio::net::TcpListener::bind(addr).await.ok()
+    })
+    .await;
+    spawn_on(listener, start).await
+}
+
+async fn spawn_on<F, Fut, E>(listener: tokio::net::TcpListener, start: F) -> RunningService
+where
+    F: FnOnce(tokio::net::TcpListener, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let addr = listener.local_addr().expect("local addr");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let future = start(listener, shutdown.clone());
     let task = tokio::spawn(async move {

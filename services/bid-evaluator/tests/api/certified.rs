@@ -60,3 +60,42 @@ async fn a_revoked_certificate_loses_its_certification_on_the_next_evaluation() 
     assert_eq!(needs_again["valid_bids"], 0, "{needs_again}");
     r.stop().await;
 }
+
+#[tokio::test]
+async fn certauth_stopped_degrades_the_evaluation_and_certauth_back_restores_full_scores() {
+    let mut r = Real::start().await;
+    let (tenant, provider) = r.provider().await;
+    r.certify(&tenant, &provider).await;
+    let (consumer, work_id) = r.work(None).await;
+    r.bid(&tenant, &work_id, "40.00").await;
+
+    r.stop_certauth().await;
+    r.close_window(&work_id).await;
+    let degraded = r.evaluation(&consumer, &work_id).await;
+    assert_eq!(degraded["degraded"], json!(["trust", "certification"]), "{degraded}");
+    assert_eq!(scores_of(&degraded, &provider)["trust"], Value::Null, "no score is invented");
+    assert_eq!(scores_of(&degraded, &provider)["certification"], Value::Null);
+    // Price 0.6, confidence 0.9, sample 0.5, SLA 0.5 over the weights left (0.25+0.15+0.10+0.10).
+    let expected = (0.25 * 0.6 + 0.15 * 0.9 + 0.10 * 0.5 + 0.10 * 0.5) / 0.6;
+    let total = degraded["ranked_bids"][0]["total_score"].as_f64().unwrap();
+    assert!((total - expected).abs() < 1e-9, "{total} vs {expected}");
+
+    r.start_certauth_again().await;
+    let full = aex_testkit::eventually(std::time::Duration::from_secs(30), "certauth to answer again", || async {
+        let token = r.tokens.mint("work-publisher", None, &[], None).unwrap();
+        let (status, body) = r
+            .call(
+                &r.evaluator,
+                reqwest::Method::POST,
+                "/internal/v1/evaluate",
+                &token,
+                Some(json!({ "work_id": work_id })),
+            )
+            .await;
+        (status == 200 && body["degraded"] == json!([])).then_some(body)
+    })
+    .await;
+    assert_eq!(scores_of(&full, &provider)["certification"], 1.0, "{full}");
+    assert!(scores_of(&full, &provider)["trust"].is_number());
+    r.stop().await;
+}

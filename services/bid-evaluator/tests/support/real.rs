@@ -14,6 +14,7 @@ use std::time::Duration;
 pub struct Real {
     pub publisher: RunningService,
     pub certauth: RunningService,
+    certauth_sut: ServiceUnderTest,
     pub evaluator: RunningService,
     pub publisher_pool: sqlx::PgPool,
     pub evaluator_pool: sqlx::PgPool,
@@ -42,6 +43,7 @@ impl Real {
         Self {
             publisher,
             certauth,
+            certauth_sut,
             evaluator,
             publisher_pool: sut.pool().await,
             evaluator_pool: evaluator_sut.pool().await,
@@ -182,6 +184,17 @@ impl Real {
             .await;
         assert_eq!(status, 200, "{body}");
         body
+    }
+
+    /// Stops certauth; its schema and address are kept for [`Real::start_certauth_again`].
+    pub async fn stop_certauth(&mut self) {
+        self.certauth.halt().await;
+    }
+
+    /// Starts certauth again on the same schema and address, so the evaluator finds it.
+    pub async fn start_certauth_again(&mut self) {
+        let config = aex_certauth::Config::try_parse_from(self.certauth_sut.args()).unwrap();
+        self.certauth = aex_testkit::spawn_service_at(self.certauth.addr, |l, s| aex_certauth::run(config, l, s)).await;
     }
 
     pub async fn stop(self) {
