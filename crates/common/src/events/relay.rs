@@ -8,12 +8,20 @@
 //! relay that dies between publishing and marking leaves its rows to be claimed again when the
 //! lease expires; JetStream drops the re-published copies as duplicates of the same message id.
 //! It wakes on `LISTEN/NOTIFY`, with polling as a fallback, and backs off with jitter on failure.
+//!
+//! NATS is a transport; the outbox is the record (ARCHITECTURE.md §5 rule 3). A reconciliation
+//! pass checks each published row once, some seconds after its publication: the message at its
+//! `stream_seq` must carry `Nats-Msg-Id = event_id`. A row whose message the stream does not hold
+//! (lost with a server's disk, purged, deleted) is queued again and re-published; consumers'
+//! inboxes make a second delivery harmless.
 
 use super::{EventBus, EventError};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage as Publish;
+use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +37,12 @@ pub struct RelayConfig {
     pub backoff_max: Duration,
     /// Published rows older than this are deleted.
     pub retention: Duration,
+    /// A published row is checked against its stream once it is this old.
+    pub reconcile_after: Duration,
+    /// How often a reconciliation pass runs.
+    pub reconcile_every: Duration,
+    /// Rows checked per pass at most.
+    pub reconcile_batch: i64,
 }
 
 impl Default for RelayConfig {
@@ -40,6 +54,9 @@ impl Default for RelayConfig {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 60 * 60),
+            reconcile_after: Duration::from_secs(10),
+            reconcile_every: Duration::from_secs(30),
+            reconcile_batch: 1_000,
         }
     }
 }
@@ -52,6 +69,13 @@ pub struct ClaimedRow {
     pub subject: String,
     pub payload: Vec<u8>,
     pub traceparent: Option<String>,
+    pub republished: i32,
+}
+
+/// The `Nats-Msg-Id` of a row's publication: its event id, suffixed after a re-queue so the
+/// stream's duplicate window cannot drop the new copy.
+pub fn message_id(event_id: &str, republished: i32) -> String {
+    if republished == 0 { event_id.to_string() } else { format!("{event_id}.r{republished}") }
 }
 
 /// A batch claimed by one relay, identified by its lease token.
@@ -68,6 +92,15 @@ pub struct PublishOutcome {
     pub acked: Vec<(i64, u64)>,
     /// The first failure, if any; rows from it on were not published.
     pub error: Option<String>,
+}
+
+/// What one reconciliation pass found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Rows whose message the stream holds.
+    pub verified: usize,
+    /// Rows whose message the stream lacks, queued to be published again.
+    pub requeued: usize,
 }
 
 /// Publishes one schema's outbox.
@@ -99,6 +132,7 @@ impl OutboxRelay {
         let mut failures = 0u32;
         let mut streams_ready = false;
         let mut last_cleanup = Instant::now();
+        let mut last_reconcile = Instant::now();
         let mut last_lag_sample: Option<Instant> = None;
         loop {
             if !streams_ready {
@@ -124,6 +158,16 @@ impl OutboxRelay {
             if last_lag_sample.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
                 last_lag_sample = Some(Instant::now());
                 self.record_lag().await;
+            }
+            if streams_ready && last_reconcile.elapsed() >= self.config.reconcile_every {
+                last_reconcile = Instant::now();
+                match self.reconcile().await {
+                    Ok(Reconciled { requeued: 0, .. }) => {}
+                    Ok(Reconciled { requeued, .. }) => {
+                        tracing::warn!(task = %task, requeued, "published events missing from their stream; re-publishing");
+                    }
+                    Err(error) => tracing::warn!(task = %task, %error, "outbox reconciliation failed"),
+                }
             }
             if last_cleanup.elapsed() > Duration::from_secs(3600) {
                 last_cleanup = Instant::now();
@@ -209,7 +253,7 @@ impl OutboxRelay {
                  attempts = o.attempts + 1
              FROM next
              WHERE o.id = next.id
-             RETURNING o.id, o.event_id, o.subject, o.payload, o.traceparent",
+             RETURNING o.id, o.event_id, o.subject, o.payload, o.traceparent, o.republished",
         )
         .bind(self.config.batch_size)
         .bind(&token)
@@ -225,7 +269,9 @@ impl OutboxRelay {
         let mut pending: Vec<(i64, PublishAckFuture)> = Vec::with_capacity(claim.rows.len());
         let mut outcome = PublishOutcome::default();
         for row in &claim.rows {
-            let mut message = Publish::build().payload(row.payload.clone().into()).message_id(&row.event_id);
+            let mut message = Publish::build()
+                .payload(row.payload.clone().into())
+                .message_id(message_id(&row.event_id, row.republished));
             if let Some(traceparent) = &row.traceparent {
                 message = message.header("traceparent", traceparent.as_str());
             }
@@ -286,6 +332,85 @@ impl OutboxRelay {
         }
         metrics::counter!("aex_outbox_published_total", "schema" => self.schema.clone()).increment(marked as u64);
         Ok(marked)
+    }
+
+    /// Checks up to `reconcile_batch` published, unverified rows against their streams: rows
+    /// the stream holds are marked verified, the others are queued for publishing again. Stops
+    /// at the first error that is not "no such message" (NATS unavailable), keeping what it
+    /// learnt so far.
+    pub async fn reconcile(&self) -> Result<Reconciled, EventError> {
+        let after_ms = i64::try_from(self.config.reconcile_after.as_millis()).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, String, String, Option<i64>, i32)> = sqlx::query_as(
+            "SELECT id, event_id, subject, stream_seq, republished FROM outbox
+             WHERE published_at IS NOT NULL AND verified_at IS NULL
+               AND published_at < now() - $1 * interval '1 millisecond'
+             ORDER BY published_at, id LIMIT $2",
+        )
+        .bind(after_ms)
+        .bind(self.config.reconcile_batch)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut streams: HashMap<&'static str, Stream> = HashMap::new();
+        let (mut verified, mut lost) = (Vec::new(), Vec::new());
+        let mut failure = None;
+        for (id, event_id, subject, seq, republished) in rows {
+            // A subject outside the platform's streams was refused at publish; nothing to check.
+            let Some(spec) = EventBus::stream_for(&subject) else {
+                verified.push(id);
+                continue;
+            };
+            let stream = match streams.get(spec.name) {
+                Some(stream) => stream,
+                None => match self.bus.jetstream().get_stream(self.bus.stream_name(spec.name)).await {
+                    Ok(stream) => streams.entry(spec.name).or_insert(stream),
+                    Err(error) => {
+                        failure =
+                            Some(EventError::Stream { stream: spec.name.to_string(), message: error.to_string() });
+                        break;
+                    }
+                },
+            };
+            let Some(seq) = seq.and_then(|s| u64::try_from(s).ok()) else {
+                lost.push(id);
+                continue;
+            };
+            match stream.get_raw_message(seq).await {
+                Ok(message) => {
+                    let expected = message_id(&event_id, republished);
+                    let held = message.headers.get("Nats-Msg-Id").map(|v| v.as_str()) == Some(expected.as_str());
+                    if held { verified.push(id) } else { lost.push(id) }
+                }
+                Err(error) if matches!(error.kind(), RawMessageErrorKind::NoMessageFound) => lost.push(id),
+                Err(error) => {
+                    failure = Some(EventError::Stream { stream: spec.name.to_string(), message: error.to_string() });
+                    break;
+                }
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE outbox SET verified_at = now() WHERE id = ANY($1)")
+            .bind(&verified)
+            .execute(&mut *tx)
+            .await?;
+        let requeued = sqlx::query(
+            "UPDATE outbox SET published_at = NULL, stream_seq = NULL, republished = republished + 1,
+                    last_error = 'missing from its stream'
+             WHERE id = ANY($1) AND verified_at IS NULL AND published_at IS NOT NULL",
+        )
+        .bind(&lost)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if requeued > 0 {
+            metrics::counter!("aex_outbox_republished_total", "schema" => self.schema.clone()).increment(requeued);
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => {
+                Ok(Reconciled { verified: verified.len(), requeued: usize::try_from(requeued).unwrap_or(usize::MAX) })
+            }
+        }
     }
 
     async fn record_lag(&self) {

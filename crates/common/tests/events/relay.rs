@@ -1,7 +1,7 @@
 //! The relay publishes every committed row exactly once, under crashes, concurrency and outages.
 
 use crate::{Fixture, assert_exactly_once};
-use aex_common::events::relay::{OutboxRelay, PublishOutcome, RelayConfig};
+use aex_common::events::relay::{OutboxRelay, PublishOutcome, Reconciled, RelayConfig};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -200,4 +200,59 @@ async fn a_changed_stream_setting_is_applied_to_the_existing_stream() {
     assert_eq!(info.config.max_age, std::time::Duration::from_secs(3600));
     // The same settings again change nothing and succeed.
     fx.bus.ensure_stream(&shorter).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_missing_from_its_stream_is_published_again_and_the_others_verified_once() {
+    let fx = Fixture::new().await;
+    fx.bus.ensure_streams().await.unwrap();
+    let ids = fx.commit_events("work.submitted", 5).await;
+    let config = RelayConfig { reconcile_after: Duration::ZERO, ..fast_config() };
+    let relay = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, config);
+    assert_eq!(relay.drain().await.unwrap(), 5);
+
+    // The stream loses one message after its ack (a server's disk, an operator's purge).
+    let lost_seq: i64 = sqlx::query_scalar("SELECT stream_seq FROM outbox WHERE event_id = $1")
+        .bind(&ids[2])
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    let stream = fx.bus.jetstream().get_stream(fx.bus.stream_name("WORK")).await.unwrap();
+    assert!(stream.delete_message(u64::try_from(lost_seq).unwrap()).await.unwrap());
+
+    assert_eq!(relay.reconcile().await.unwrap(), Reconciled { verified: 4, requeued: 1 });
+    assert_eq!(fx.unpublished().await, 1, "the lost event is queued again");
+    assert_eq!(relay.drain().await.unwrap(), 1, "and published again despite the duplicate window");
+    assert_eq!(relay.reconcile().await.unwrap(), Reconciled { verified: 1, requeued: 0 });
+    assert_eq!(relay.reconcile().await.unwrap(), Reconciled::default(), "each row is checked once");
+
+    // The stream holds every event once again; the re-published copy carries the event's id
+    // in its envelope and a fresh message id.
+    let messages = fx.stream_messages("WORK").await;
+    let mut events: Vec<&String> = messages.iter().map(|(_, event)| event).collect();
+    events.sort();
+    let mut expected: Vec<&String> = ids.iter().collect();
+    expected.sort();
+    assert_eq!(events, expected);
+    assert!(messages.iter().any(|(msg_id, event)| *event == ids[2] && *msg_id == format!("{}.r1", ids[2])));
+}
+
+#[tokio::test]
+async fn reconciliation_with_nats_unreachable_changes_nothing() {
+    let mut nats = aex_testkit::NatsServer::start();
+    let fx = Fixture::with_nats(&nats.url()).await;
+    fx.bus.ensure_streams().await.unwrap();
+    fx.commit_events("work.submitted", 3).await;
+    let config = RelayConfig { reconcile_after: Duration::ZERO, ..fast_config() };
+    let relay = OutboxRelay::new(fx.pool.clone(), fx.bus.clone(), &fx.schema, config);
+    relay.drain().await.unwrap();
+    nats.stop();
+    assert!(relay.reconcile().await.is_err());
+    let (unverified, unpublished): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE verified_at IS NULL), count(*) FILTER (WHERE published_at IS NULL) FROM outbox",
+    )
+    .fetch_one(&fx.pool)
+    .await
+    .unwrap();
+    assert_eq!((unverified, unpublished), (3, 0), "an outage is not mistaken for a loss");
 }
