@@ -281,7 +281,10 @@ async fn issue(conn: &mut PgConnection, ca: &Ca, input: Issue<'_>) -> Result<Cer
     let id = CertificateId::new();
     let (serial, _) = ca::random_serial()?;
     let serial_hex = hex::encode(serial.as_bytes());
-    let issued_at = whole_seconds(OffsetDateTime::now_utc());
+    // The database's clock, as of this transaction: the reputation recompute in the same
+    // transaction counts certificates with `not_before <= now()`, which must include this one.
+    let db_now: OffsetDateTime = sqlx::query_scalar("SELECT now()").fetch_one(&mut *conn).await?;
+    let issued_at = whole_seconds(db_now);
     let not_after = issued_at + ca.validity;
     let credential = Credential {
         certificate_id: id.to_string(),
