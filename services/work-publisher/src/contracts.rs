@@ -102,8 +102,9 @@ impl Awards {
             return Err(if existing.status == "PENDING" { Error::AwardInProgress } else { Error::AlreadyAwarded });
         }
         let status = work_status(&row)?;
+        // Only closed, unawarded work: OPEN bids are sealed, and later states have moved on.
         if status != WorkStatus::Evaluating {
-            return Err(status.transition(WorkStatus::Awarded).err().map(Error::from).unwrap_or(Error::AlreadyAwarded));
+            return Err(Error::InvalidWorkState { from: status.as_str(), to: WorkStatus::Awarded.as_str() });
         }
         let evaluation = evaluations::get(&mut *tx, work_id).await?;
         let now = OffsetDateTime::now_utc();
