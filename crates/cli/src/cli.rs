@@ -62,6 +62,10 @@ pub enum Command {
     /// Settlement receipts: fetch, verify offline, show the published keys.
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Dead letters: events a consumer gave up on, listed and replayed from NATS [operator, direct NATS access].
+    Deadletter(DeadletterArgs),
+    /// A short load run through the gateway: requests/s, latency percentiles, errors by code.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -207,6 +211,101 @@ pub enum ReceiptCommand {
     Keys,
 }
 
+/// Where the dead letters are: the platform's NATS, not the gateway.
+#[derive(Debug, Clone, Args)]
+pub struct NatsOptions {
+    /// The NATS server (the local stack's is nats://127.0.0.1:14222; `deploy/local/stack env`).
+    #[arg(long = "nats-url", env = "NATS_URL", default_value = "nats://127.0.0.1:4222", global = true)]
+    pub nats_url: String,
+    /// The namespace prefixing stream and subject names: empty in production, the services' own elsewhere.
+    #[arg(long = "nats-namespace", env = "AEX_NATS_NAMESPACE", default_value = "", global = true)]
+    pub nats_namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadletterArgs {
+    #[command(flatten)]
+    pub nats: NatsOptions,
+    #[command(subcommand)]
+    pub command: DeadletterCommand,
+}
+
+/// The services that consume events; a consumer's name starts with its service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    WorkPublisher,
+    BidEvaluator,
+    Settlement,
+    Certauth,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::WorkPublisher => "work-publisher",
+            Service::BidEvaluator => "bid-evaluator",
+            Service::Settlement => "settlement",
+            Service::Certauth => "certauth",
+        }
+    }
+
+    /// Whether `consumer` (e.g. `settlement-contracts`) is one of this service's consumers.
+    pub fn owns(self, consumer: &str) -> bool {
+        consumer.strip_prefix(self.name()).is_some_and(|rest| rest.starts_with('-'))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadletterCommand {
+    /// List dead letters, oldest first: seq, time, consumer, original subject, attempts, error.
+    List {
+        /// Only the dead letters of this service's consumers.
+        #[arg(long, value_enum)]
+        service: Option<Service>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Start at this DEADLETTER stream sequence (to page on).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+    /// Republish the original event of dead letter SEQ to its original subject; the consumer's
+    /// inbox makes a redelivery of an event it has since handled harmless.
+    Replay {
+        seq: u64,
+        /// Refuse unless the dead letter belongs to this service's consumers.
+        #[arg(long, value_enum)]
+        service: Option<Service>,
+    },
+}
+
+/// What `aex bench` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `GET /v1/balance`.
+    Balance,
+    /// `POST /v1/deposits` of 0.01 USD, a fresh Idempotency-Key each.
+    Deposit,
+    /// `POST /v1/transfers` of 0.01 USD, a unique transfer id and Idempotency-Key each.
+    Transfer,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// How long to run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub seconds: u64,
+    /// Tasks calling at once, each with one request in flight.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1_024))]
+    pub concurrency: u32,
+    #[arg(long, value_enum, default_value = "balance")]
+    pub scenario: Scenario,
+    /// The account the transfer scenario credits when --api-key is given (without --api-key, a
+    /// payee tenant is created).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
 /// Why the configuration cannot make a client.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -235,6 +334,11 @@ impl Global {
     /// A client with any API key (for the demo's tenants).
     pub fn with_key(&self, key: &str) -> Result<Client, ConfigError> {
         self.builder().api_key(key).build().map_err(|e| ConfigError::Client(e.to_string()))
+    }
+
+    /// A client with `key` that never retries, so every request is measured and counted once.
+    pub fn without_retries(&self, key: &str) -> Result<Client, ConfigError> {
+        self.builder().api_key(key).max_retries(0).build().map_err(|e| ConfigError::Client(e.to_string()))
     }
 
     /// A client with the tenant key.
@@ -334,6 +438,44 @@ mod tests {
         assert!(matches!(cli.command, Command::Journal(JournalCommand::Verify { file: Some(_), keys: None })));
         let cli = parse(&["cert", "approve", "certreq_1"]);
         assert!(matches!(cli.command, Command::Cert(CertCommand::Approve { .. })));
+    }
+
+    #[test]
+    fn deadletter_and_bench_commands_parse_with_their_defaults() {
+        let cli = parse(&["deadletter", "list", "--service", "work-publisher", "--nats-url", "nats://127.0.0.1:14222"]);
+        let Command::Deadletter(args) = cli.command else { panic!("not deadletter") };
+        assert_eq!(args.nats.nats_url, "nats://127.0.0.1:14222");
+        assert!(matches!(
+            args.command,
+            DeadletterCommand::List { service: Some(Service::WorkPublisher), limit: 50, from: 0 }
+        ));
+        let cli = parse(&["deadletter", "--nats-namespace", "t1", "replay", "7"]);
+        let Command::Deadletter(args) = cli.command else { panic!("not deadletter") };
+        assert_eq!(args.nats.nats_namespace, "t1");
+        assert!(matches!(args.command, DeadletterCommand::Replay { seq: 7, service: None }));
+        let error = Cli::try_parse_from(["aex", "deadletter", "list", "--service", "gateway"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+
+        let cli = parse(&["bench"]);
+        let Command::Bench(args) = cli.command else { panic!("not bench") };
+        assert_eq!((args.seconds, args.concurrency, args.scenario), (10, 32, Scenario::Balance));
+        let cli = parse(&["bench", "--scenario", "transfer", "--seconds", "2", "--concurrency", "4"]);
+        assert!(matches!(
+            cli.command,
+            Command::Bench(BenchArgs { seconds: 2, concurrency: 4, scenario: Scenario::Transfer, .. })
+        ));
+        let error = Cli::try_parse_from(["aex", "bench", "--concurrency", "0"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn a_service_owns_the_consumers_named_after_it_and_no_others() {
+        assert!(Service::Settlement.owns("settlement-contracts"));
+        assert!(Service::WorkPublisher.owns("work-publisher-evaluations"));
+        assert!(Service::BidEvaluator.owns("bid-evaluator-window-closed"));
+        assert!(!Service::Certauth.owns("settlement-contracts"));
+        assert!(!Service::Settlement.owns("settlements-x"));
+        assert!(!Service::Settlement.owns("settlement"));
     }
 
     #[test]

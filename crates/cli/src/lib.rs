@@ -1,8 +1,11 @@
 //! The `aex` command: the marketplace demo and operator commands through the gateway, built on
-//! the `aex-client` SDK, plus offline verification of journal exports and receipts.
+//! the `aex-client` SDK, plus offline verification of journal exports and receipts, a quick
+//! benchmark, and the dead letters of the event consumers (read from NATS directly).
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod deadletters;
 pub mod demo;
 pub mod output;
 pub mod verify;
@@ -12,6 +15,8 @@ use output::{CliError, Out};
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Two rustls providers are linked (ring through async-nats): one must be chosen.
+    aex_common::runtime::install_crypto_provider();
     let out = Out { json: cli.global.json };
     let global = &cli.global;
     match cli.command {
@@ -21,5 +26,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cert(command) => commands::cert(global, out, command).await,
         Command::Journal(command) => commands::journal(global, out, command).await,
         Command::Receipt(command) => commands::receipt(global, out, command).await,
+        Command::Deadletter(args) => deadletters::deadletter(out, args).await,
+        Command::Bench(args) => bench::bench(global, out, args).await,
     }
 }

@@ -24,6 +24,15 @@ pub enum CliError {
     /// Everything answered, but a check did not hold.
     #[error("check failed: {0}")]
     Check(String),
+    /// NATS or JetStream failed (dead-letter commands talk to NATS directly).
+    #[error(transparent)]
+    Events(#[from] aex_common::events::EventError),
+    /// What the command names does not exist (a dead-letter sequence).
+    #[error("{0}")]
+    NotFound(String),
+    /// What the command names exists but is not what the command was told it is.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl CliError {
@@ -48,6 +57,9 @@ impl CliError {
             CliError::File { .. } => "FILE".into(),
             CliError::Usage(_) => "INVALID_ARGUMENT".into(),
             CliError::Check(_) => "CHECK_FAILED".into(),
+            CliError::Events(_) => "EVENT_BUS".into(),
+            CliError::NotFound(_) => "NOT_FOUND".into(),
+            CliError::Mismatch(_) => "MISMATCH".into(),
         }
     }
 
@@ -58,6 +70,10 @@ impl CliError {
             CliError::Api(aex_client::Error::Transport(error)) => {
                 // reqwest's text may carry the URL, which never holds a credential here.
                 format!("cannot reach the gateway: {error}")
+            }
+            // A NATS URL may carry a user and password.
+            CliError::Events(aex_common::events::EventError::Connect { url, message }) => {
+                format!("cannot connect to NATS at {}: {message}", without_credentials(url))
             }
             other => other.to_string(),
         }
@@ -97,6 +113,16 @@ impl CliError {
             "message": self.message(),
             "request_id": self.request_id(),
         }})
+    }
+}
+
+/// `url` without the user and password it may carry: `nats://***@host:4222`.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -262,5 +288,18 @@ mod tests {
         let error = CliError::Config(crate::cli::ConfigError::NoApiKey);
         assert_eq!(error.render(), "error: CONFIGURATION: no tenant API key: pass --api-key or set AEX_API_KEY");
         assert_eq!(CliError::check("payout").render(), "error: CHECK_FAILED: check failed: payout");
+        assert_eq!(
+            CliError::NotFound("no dead letter at sequence 9".into()).render(),
+            "error: NOT_FOUND: no dead letter at sequence 9"
+        );
+        let error = CliError::Events(aex_common::events::EventError::Connect {
+            url: "nats://ops:hunter2@nats.internal:4222".into(),
+            message: "timed out".into(),
+        });
+        assert_eq!(
+            error.render(),
+            "error: EVENT_BUS: cannot connect to NATS at nats://***@nats.internal:4222: timed out"
+        );
+        assert_eq!(without_credentials("nats://127.0.0.1:14222"), "nats://127.0.0.1:14222");
     }
 }
