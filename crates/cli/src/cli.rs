@@ -209,6 +209,8 @@ pub enum ReceiptCommand {
     },
     /// Show the published receipt verification keys.
     Keys,
+    /// Retire the active receipt signing key and sign with a new version [operator].
+    RotateKey,
 }
 
 /// Where the dead letters are: the platform's NATS, not the gateway.

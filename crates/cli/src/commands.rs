@@ -368,8 +368,11 @@ pub async fn receipt(global: &Global, out: Out, command: ReceiptCommand) -> Resu
                 return Err(CliError::check("the receipt does not verify"));
             }
         }
-        ReceiptCommand::Keys => {
-            let keys = receipt_keys(global, None).await?;
+        ReceiptCommand::Keys | ReceiptCommand::RotateKey => {
+            let keys = match command {
+                ReceiptCommand::RotateKey => global.operator()?.settlements().rotate_receipt_key().await?,
+                _ => receipt_keys(global, None).await?,
+            };
             let rows: Vec<Vec<String>> =
                 keys.keys.iter().map(|k| vec![k.version.to_string(), k.status.clone(), k.algorithm.clone()]).collect();
             out.result(

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/settlements/{contract_id}/receipt", get(http::receipts::get_receipt))
         .route("/v1/receipts/verify", post(http::receipts::verify))
         .route("/v1/receipts/keys", get(http::receipts::keys))
+        .route("/v1/receipts/keys/rotate", post(http::receipts::rotate))
         .route("/internal/v1/holds", post(http::escrow::place_hold))
         .route("/internal/settlement/complete", post(http::escrow::complete))
         .route("/v1/audit/journal", get(http::audit::export))
@@ -91,7 +92,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         .map_err(StartError::Config)?;
     let platform = Platform::start(spec, shutdown).await?;
     let allow_plaintext = environment == aex_common::runtime::Environment::Development;
-    let signer = receipts::ReceiptSigner::load_or_create(&platform.pool, wrap.as_ref(), allow_plaintext)
+    let signer = receipts::ReceiptSigner::load_or_create(&platform.pool, Arc::from(wrap), allow_plaintext)
         .await
         .map_err(StartError::Config)?;
     let (ledger, batcher) = Ledger::start(platform.pool.clone(), platform.shutdown.clone());
@@ -110,6 +111,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         Arc::new(contracts),
     );
     platform.spawn(consumer.run(platform.shutdown.clone()));
+    platform.spawn(receipts::refresh_key_periodically(
+        platform.pool.clone(),
+        signer.clone(),
+        platform.shutdown.clone(),
+    ));
     platform.spawn(receipts::sign_journal_head_periodically(
         platform.pool.clone(),
         signer.clone(),

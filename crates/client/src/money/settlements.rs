@@ -126,4 +126,10 @@ impl Settlements<'_> {
     pub async fn receipt_keys(&self) -> Result<ReceiptKeys> {
         self.call(Method::GET, &["v1", "receipts", "keys"]).anonymous().send().await
     }
+
+    /// `POST /v1/receipts/keys/rotate` (operator): retires the active receipt key and signs with
+    /// a new version from now on; retired versions keep verifying. Answers the published keys.
+    pub async fn rotate_receipt_key(&self) -> Result<ReceiptKeys> {
+        self.call(Method::POST, &["v1", "receipts", "keys", "rotate"]).send().await
+    }
 }

@@ -140,6 +140,8 @@ pub static ROUTES: &[Route] = &[
     route(Post, "/v1/receipts/verify", Settlement, Scope(READ)),
     // Beyond API.md: the published receipt keys, for verifying receipts offline.
     route(Get, "/v1/receipts/keys", Settlement, Public),
+    // Beyond API.md: the operator rotates the receipt signing key (retired versions still verify).
+    route(Post, "/v1/receipts/keys/rotate", Settlement, Scope(ADMIN)),
     route(Get, "/v1/fees/policy", Settlement, Scope(READ)),
     route(Get, "/v1/fees/tiers/{provider_id}", Settlement, Scope(READ)),
     route(Get, "/v1/audit/deals/{contract_id}/replay", Settlement, Scope(READ)),

@@ -40,8 +40,9 @@ const API_MD: &[(&str, &str, &str, bool)] = &[
     ("GET", "/v1/settlements/contract_1", "settlement", false),
     ("GET", "/v1/settlements/contract_1/receipt", "settlement", false),
     ("POST", "/v1/receipts/verify", "settlement", false),
-    // Not in API.md: the published receipt keys.
+    // Not in API.md: the published receipt keys, and their rotation by the operator.
     ("GET", "/v1/receipts/keys", "settlement", true),
+    ("POST", "/v1/receipts/keys/rotate", "settlement", false),
     ("GET", "/v1/fees/policy", "settlement", false),
     ("GET", "/v1/fees/tiers/prov_1", "settlement", false),
     ("GET", "/v1/audit/deals/contract_1/replay", "settlement", false),

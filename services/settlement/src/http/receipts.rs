@@ -1,5 +1,6 @@
-//! Receipts: `GET /v1/settlements/{contract_id}/receipt` (the parties), `POST /v1/receipts/verify`
-//! and `GET /v1/receipts/keys` (the published public keys).
+//! Receipts: `GET /v1/settlements/{contract_id}/receipt` (the parties), `POST /v1/receipts/verify`,
+//! `GET /v1/receipts/keys` (the published public keys) and `POST /v1/receipts/keys/rotate`
+//! (the operator).
 
 use crate::AppState;
 use crate::domain::receipt::{self, ReceiptFields};
@@ -119,6 +120,25 @@ pub struct Keys {
     pub issuer: &'static str,
     pub active_version: i32,
     pub keys: Vec<PublishedKey>,
+}
+
+/// The operator retires the active receipt key and signs with a new version from now on; the
+/// published keys, with the new active version, are returned.
+pub async fn rotate(State(state): State<AppState>, principal: Principal) -> Result<Json<Keys>> {
+    if !principal.is_admin() {
+        return Err(Error::Auth(aex_common::server::ApiError::forbidden(
+            "INSUFFICIENT_SCOPE",
+            "rotating the receipt key is for the operator",
+        )));
+    }
+    state.receipts.rotate(&state.pool).await.map_err(|error| match error {
+        crate::receipts::RotateError::Database(error) => Error::Database(error),
+        crate::receipts::RotateError::Key(reason) => {
+            tracing::error!(%reason, "receipt key rotation failed");
+            Error::Unavailable
+        }
+    })?;
+    keys(State(state)).await
 }
 
 pub async fn keys(State(state): State<AppState>) -> Result<Json<Keys>> {

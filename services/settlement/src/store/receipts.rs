@@ -25,6 +25,12 @@ pub async fn active_key(conn: &mut PgConnection) -> Result<Option<SigningKeyRow>
     .await
 }
 
+/// Marks the active version retired (it keeps verifying, never signs again).
+pub async fn retire_active(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE signing_keys SET status = 'retired' WHERE status = 'active'").execute(conn).await?;
+    Ok(())
+}
+
 pub async fn insert_key(conn: &mut PgConnection, key: &SigningKeyRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO signing_keys (version, public_key_pem, sealed_private_key, key_protection, status)

@@ -2,6 +2,7 @@
 //! surviving restarts, and refusing any edit.
 
 use crate::{Settlement, settle_deal, tenant};
+use clap::Parser;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
@@ -120,4 +121,62 @@ async fn the_signing_key_is_encrypted_at_rest_and_production_requires_a_kek() {
         .unwrap();
     assert_eq!(protection, "aes-256-gcm");
     service.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_rotates_the_receipt_key_old_receipts_keep_verifying_and_replicas_follow() {
+    let s = Settlement::start().await;
+    let config = aex_settlement::Config::try_parse_from(s.sut.args()).unwrap();
+    let replica = Settlement::from_parts(
+        aex_testkit::spawn_service(|l, shutdown| aex_settlement::run(config, l, shutdown)).await,
+        s.sut.clone(),
+    );
+    let (consumer, provider) = (tenant(), tenant());
+    let before = settle_deal(&s, &consumer, &provider, "prov_k", "50.00", "audit").await;
+    let (_, old) = s.tenant(&consumer).get(&format!("/v1/settlements/{before}/receipt")).await;
+    assert_eq!(old["receipt"]["key_version"], "1");
+
+    let (status, refused) = s.tenant(&consumer).post("/v1/receipts/keys/rotate", &json!({})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("INSUFFICIENT_SCOPE")), "{refused}");
+    let (status, keys) = s.admin().post("/v1/receipts/keys/rotate", &json!({})).await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(keys["active_version"], 2);
+    let statuses: Vec<(i64, &str)> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["version"].as_i64().unwrap(), k["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [(1, "retired"), (2, "active")]);
+
+    // New receipts are signed with version 2; the old one still verifies with version 1.
+    let after = settle_deal(&s, &consumer, &provider, "prov_k", "50.00", "audit").await;
+    let (_, new) = s.tenant(&consumer).get(&format!("/v1/settlements/{after}/receipt")).await;
+    assert_eq!(new["receipt"]["key_version"], "2");
+    let pem = |version: i64| {
+        keys["keys"].as_array().unwrap().iter().find(|k| k["version"] == version).unwrap()["public_key_pem"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(verifies_offline(&new["receipt"], new["signature"].as_str().unwrap(), &pem(2)));
+    assert!(!verifies_offline(&new["receipt"], new["signature"].as_str().unwrap(), &pem(1)));
+    assert!(verifies_offline(&old["receipt"], old["signature"].as_str().unwrap(), &pem(1)));
+    for signed in [&old, &new] {
+        let body = json!({ "receipt": signed["receipt"], "signature": signed["signature"] });
+        let (_, answer) = s.tenant(&tenant()).post("/v1/receipts/verify", &body).await;
+        assert_eq!(answer["valid"], true, "{answer}");
+    }
+
+    // The other replica takes the new version up by itself and signs with it.
+    aex_testkit::eventually(std::time::Duration::from_secs(25), "the replica to take up version 2", || async {
+        let (_, keys) = replica.tenant(&tenant()).get("/v1/receipts/keys").await;
+        (keys["active_version"] == 2).then_some(())
+    })
+    .await;
+    let third = settle_deal(&replica, &consumer, &provider, "prov_k", "50.00", "audit").await;
+    let (_, from_replica) = replica.tenant(&consumer).get(&format!("/v1/settlements/{third}/receipt")).await;
+    assert_eq!(from_replica["receipt"]["key_version"], "2");
+    replica.service.stop().await;
+    s.service.stop().await;
 }
