@@ -8,20 +8,18 @@ use aex_cli::cli::{Cli, Command};
 use aex_cli::output::Out;
 use clap::Parser;
 
+/// `aex <args>` aimed at the in-process platform's gateway with the operator key.
+fn aex(args: &[&str]) -> Cli {
+    let stack = aex_e2e::stack();
+    let connection = ["--gateway", stack.gateway.base_url.as_str(), "--admin-key", stack.admin_key.as_str()];
+    let (command, rest) = args.split_first().expect("a command");
+    let line = ["aex", command].into_iter().chain(connection).chain(rest.iter().copied());
+    Cli::try_parse_from(line).unwrap()
+}
+
 #[tokio::test]
 async fn the_demo_runs_every_step_green_through_the_gateway() {
-    let stack = aex_e2e::stack();
-    let cli = Cli::try_parse_from([
-        "aex",
-        "demo",
-        "--gateway",
-        stack.gateway.base_url.as_str(),
-        "--admin-key",
-        stack.admin_key.as_str(),
-        "--wait-secs",
-        "90",
-    ])
-    .unwrap();
+    let cli = aex(&["demo", "--wait-secs", "90"]);
     let started = std::time::Instant::now();
     let outcome = aex_cli::run(cli).await;
     assert!(outcome.is_ok(), "the demo failed: {:?}", outcome.err());
@@ -30,22 +28,7 @@ async fn the_demo_runs_every_step_green_through_the_gateway() {
 
 #[tokio::test]
 async fn the_balance_bench_runs_through_the_gateway_without_errors() {
-    let stack = aex_e2e::stack();
-    let cli = Cli::try_parse_from([
-        "aex",
-        "bench",
-        "--gateway",
-        stack.gateway.base_url.as_str(),
-        "--admin-key",
-        stack.admin_key.as_str(),
-        "--seconds",
-        "2",
-        "--concurrency",
-        "4",
-        "--scenario",
-        "balance",
-    ])
-    .unwrap();
+    let cli = aex(&["bench", "--seconds", "2", "--concurrency", "4", "--scenario", "balance"]);
     let Command::Bench(args) = &cli.command else { panic!("not bench") };
     let summary = aex_cli::bench::measure(&cli.global, Out { json: false }, args).await.unwrap();
     assert!(summary.ok > 0, "{summary:?}");
@@ -58,23 +41,8 @@ async fn the_balance_bench_runs_through_the_gateway_without_errors() {
 
 #[tokio::test]
 async fn the_money_benches_move_cents_with_fresh_keys_and_ids_without_errors() {
-    let stack = aex_e2e::stack();
     for scenario in ["deposit", "transfer"] {
-        let cli = Cli::try_parse_from([
-            "aex",
-            "bench",
-            "--gateway",
-            stack.gateway.base_url.as_str(),
-            "--admin-key",
-            stack.admin_key.as_str(),
-            "--seconds",
-            "1",
-            "--concurrency",
-            "2",
-            "--scenario",
-            scenario,
-        ])
-        .unwrap();
+        let cli = aex(&["bench", "--seconds", "1", "--concurrency", "2", "--scenario", scenario]);
         let Command::Bench(args) = &cli.command else { panic!("not bench") };
         let summary = aex_cli::bench::measure(&cli.global, Out { json: true }, args).await.unwrap();
         // A reused transfer id or Idempotency-Key would answer EXISTS or a conflict, not 2xx.
