@@ -65,6 +65,20 @@ pub struct LimitArgs {
     /// Burst of money routes.
     #[arg(long = "money-rate-limit-burst", env = "AEX_MONEY_RATE_LIMIT_BURST", default_value_t = 10)]
     pub money_burst: u32,
+    /// Rate of unauthenticated routes (`/v1/auth/token`, the public feed, keys and CRLs) per
+    /// client address, requests per minute.
+    #[arg(long = "anonymous-rate-limit-per-minute", env = "AEX_ANONYMOUS_RATE_LIMIT_PER_MINUTE", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub anonymous_per_minute: u32,
+    /// Burst of unauthenticated routes per client address.
+    #[arg(long = "anonymous-rate-limit-burst", env = "AEX_ANONYMOUS_RATE_LIMIT_BURST", default_value_t = 60)]
+    pub anonymous_burst: u32,
+    /// Trusted proxies in front of the gateway that append the address they saw to
+    /// `X-Forwarded-For` (1 behind one ingress). 0 uses the connection's peer address and ignores
+    /// the header, which a client could forge.
+    #[arg(long = "trusted-proxy-hops", env = "AEX_TRUSTED_PROXY_HOPS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub trusted_proxy_hops: u8,
     /// How long a fresh (empty) Redis enforces half of every limit, in seconds.
     #[arg(long = "rate-limit-cold-start-seconds", env = "AEX_RATE_LIMIT_COLD_START_SECONDS", default_value_t = 300)]
     pub cold_start_seconds: u64,

@@ -19,9 +19,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `app` until `shutdown` is cancelled, then stops accepting and lets in-flight
-/// requests finish.
+/// requests finish. Handlers can read the peer's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> io::Result<()> {
-    axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.

@@ -1,10 +1,14 @@
 //! Per-tenant rate limits, shared by every gateway replica through Redis.
 //!
 //! Each authenticated request is checked in one Redis round trip (`gcra.lua`) against its
-//! tenant's bucket and, on money routes, also the tenant's money bucket:
+//! tenant's bucket and, on money routes, also the tenant's money bucket; a request to an
+//! unauthenticated route is checked against its client address's bucket:
 //!
 //! - `<prefix>ratelimit:<tenant_id>` and `<prefix>ratelimit:<tenant_id>:money` hold the
 //!   buckets' theoretical arrival times (µs, Redis clock), expiring once the bucket is full;
+//! - `<prefix>ratelimit:anon:<address>` the same for an unauthenticated client. The address is
+//!   the connection's peer, or with `--trusted-proxy-hops N` the entry of `X-Forwarded-For`
+//!   that the outermost trusted proxy appended;
 //! - `<prefix>ratelimit:first_seen` holds when this Redis first served a rate-limit check.
 //!   It is set with `SET NX` by the script, so a fresh or emptied Redis (restart without
 //!   persistence, flush, failover to an empty replica) is detected by its absence, and for
@@ -22,11 +26,12 @@ use crate::config::LimitArgs;
 use crate::domain::ratelimit::{self, Decision, Quota, RouteClass};
 use crate::error::Error;
 use crate::redis_pool::{Redis, RedisFailure};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fallback::FallbackLimiter;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -61,6 +66,8 @@ pub struct Limiter {
     first_seen_key: String,
     general: Quota,
     money: Quota,
+    anonymous: Quota,
+    trusted_proxy_hops: usize,
     cold_start: Duration,
     fallback: FallbackLimiter,
     epoch: Instant,
@@ -92,6 +99,8 @@ impl RateLimiter {
             script: redis::Script::new(SCRIPT),
             general: Quota::new(args.per_minute, args.burst),
             money: Quota::new(args.money_per_minute, args.money_burst),
+            anonymous: Quota::new(args.anonymous_per_minute, args.anonymous_burst),
+            trusted_proxy_hops: usize::from(args.trusted_proxy_hops),
             cold_start: Duration::from_secs(args.cold_start_seconds),
             fallback: FallbackLimiter::default(),
             epoch: Instant::now(),
@@ -118,7 +127,25 @@ impl RateLimiter {
 
     /// Decides one request; the decision reported is the binding bucket's.
     pub async fn check(&self, caller: &Caller, class: RouteClass) -> Result<Decision, Undecided> {
-        let buckets = self.buckets(caller, class);
+        self.decide(self.buckets(caller, class), class).await
+    }
+
+    /// Decides one unauthenticated request from `client` (its address, or `unknown`).
+    pub async fn check_anonymous(&self, client: &str) -> Result<Decision, Undecided> {
+        let bucket = (self.redis.key(&["ratelimit", "anon", client]), self.anonymous);
+        self.decide(vec![bucket], RouteClass::Read).await
+    }
+
+    /// The client address of an unauthenticated request, as the gateway can trust it.
+    pub fn client_address(&self, request: &Request) -> Option<IpAddr> {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        if self.trusted_proxy_hops == 0 {
+            return peer;
+        }
+        forwarded_client(request.headers(), self.trusted_proxy_hops).or(peer)
+    }
+
+    async fn decide(&self, buckets: Vec<(String, Quota)>, class: RouteClass) -> Result<Decision, Undecided> {
         match self.check_shared(&buckets).await {
             Ok(decision) => Ok(decision),
             Err(RedisFailure::Overloaded) => Err(Undecided::Overloaded),
@@ -167,6 +194,21 @@ impl RateLimiter {
     }
 }
 
+/// The address the outermost of `hops` trusted proxies appended to `X-Forwarded-For` (each
+/// proxy appends the peer it saw, so the entry `hops` from the right is the first one no
+/// client could forge); `None` when the header is missing, short or malformed.
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let at = entries.len().checked_sub(hops)?;
+    entries.get(at)?.parse().ok()
+}
+
 /// `{allowed, cold, then per bucket: capacity, remaining, reset µs, retry µs}`.
 fn parse_reply(reply: &[i64], buckets: usize) -> Option<Vec<Decision>> {
     if reply.len() != 2 + 4 * buckets {
@@ -193,13 +235,17 @@ fn parse_reply(reply: &[i64], buckets: usize) -> Option<Vec<Decision>> {
 /// Middleware between authentication and the scope check: limits authenticated callers,
 /// adds the `X-RateLimit-*` headers, refuses with 429 (or 503 on money routes without Redis).
 pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
-    let Some(caller) = request.extensions().get::<Caller>() else {
-        // Public routes: no tenant to charge.
-        return next.run(request).await;
-    };
     let pattern = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
     let class = ratelimit::classify(request.method().as_str(), pattern);
-    let decision = match limiter.check(caller, class).await {
+    let checked = match request.extensions().get::<Caller>() {
+        Some(caller) => limiter.check(caller, class).await,
+        // Public routes: no tenant to charge, so the client's address is.
+        None => {
+            let client = limiter.client_address(&request).map(|ip| ip.to_string());
+            limiter.check_anonymous(client.as_deref().unwrap_or("unknown")).await
+        }
+    };
+    let decision = match checked {
         Ok(decision) => decision,
         Err(Undecided::Overloaded) => return Error::Overloaded.into_response(),
         Err(Undecided::Unavailable) => return Error::RateLimitUnavailable.into_response(),
@@ -223,6 +269,22 @@ fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trusted_forwarded_address_is_the_one_the_outermost_proxy_appended() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert_eq!(forwarded_client(&headers, 1), ip("10.0.0.2"));
+        assert_eq!(forwarded_client(&headers, 2), ip("203.0.113.7"));
+        assert_eq!(forwarded_client(&headers, 3), ip("6.6.6.6"), "as far as the trusted hops reach");
+        assert_eq!(forwarded_client(&headers, 4), None, "fewer entries than trusted proxies");
+        let mut forged = HeaderMap::new();
+        forged.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
+        assert_eq!(forwarded_client(&forged, 1), None);
+        assert_eq!(forwarded_client(&HeaderMap::new(), 1), None);
+    }
 
     #[test]
     fn script_replies_parse_into_decisions() {

@@ -159,3 +159,68 @@ async fn redis_outage_reads_fall_back_and_money_fails_closed() {
     assert_eq!(deposit.header("x-ratelimit-limit"), Some(5), "a fresh Redis starts cold");
     assert_eq!(gw.env.upstream("settlement").calls(), deposits_seen + 1);
 }
+
+/// Fires `n` unauthenticated `GET /v1/info` at once, each with `forwarded` as X-Forwarded-For.
+async fn anonymous_burst(service: &RunningService, n: usize, forwarded: &str) -> Vec<Answer> {
+    futures::future::join_all((0..n).map(|_| async {
+        let response = request(service, "GET", "/v1/info", Cred::None, None)
+            .header("x-forwarded-for", forwarded)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null);
+        Answer { status, headers, body }
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn unauthenticated_routes_are_limited_per_client_address_behind_a_trusted_proxy() {
+    let limits = [
+        "--rate-limit-cold-start-seconds",
+        "0",
+        "--anonymous-rate-limit-per-minute",
+        "10",
+        "--anonymous-rate-limit-burst",
+        "0",
+    ];
+    let mut behind_proxy = limits.to_vec();
+    behind_proxy.extend(["--trusted-proxy-hops", "1"]);
+    let gw = crate::start_gateway_with(&behind_proxy).await;
+    // The proxy appended 10.0.0.1: whatever the client put before it does not matter.
+    let first = anonymous_burst(&gw.service, 25, "6.6.6.6, 10.0.0.1").await;
+    assert_exact_budget(&first, 10, 10);
+    // Another client behind the same proxy has its own bucket.
+    let other = anonymous_burst(&gw.service, 3, "10.0.0.2").await;
+    assert!(other.iter().all(|a| a.status == StatusCode::OK), "a second address is not charged for the first");
+    // Token exchange is unauthenticated too: an address cannot guess keys without limit.
+    let token = request(&gw.service, "POST", "/v1/auth/token", Cred::None, Some(json!({"api_key": "aexk_nope"})))
+        .header("x-forwarded-for", "10.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Without trusted proxies the header is ignored: forging it escapes nothing.
+    let direct = crate::start_gateway_with(&limits).await;
+    let forged: Vec<Answer> = futures::future::join_all((0..25).map(|i| {
+        let service = &direct.service;
+        async move {
+            let response = request(service, "GET", "/v1/info", Cred::None, None)
+                .header("x-forwarded-for", format!("10.1.0.{i}"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            Answer { status, headers, body: Value::Null }
+        }
+    }))
+    .await;
+    let admitted = forged.iter().filter(|a| a.status == StatusCode::OK).count();
+    assert_eq!(admitted, 10, "every request counted against the one peer address");
+    direct.service.stop().await;
+    gw.service.stop().await;
+}
