@@ -115,7 +115,7 @@ pub async fn live_for_work<'e>(
     .await
 }
 
-/// PENDING → AWARDED with the contract's real deadline; false when it was no longer PENDING.
+/// PENDING → AWARDED with the contract's real deadline; `None` when it was no longer PENDING.
 pub async fn mark_awarded(conn: &mut PgConnection, id: &str, ttl_ms: i64) -> Result<Option<ContractRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE contracts SET status = 'AWARDED', awarded_at = now(), updated_at = now(), hold_settled = true,
