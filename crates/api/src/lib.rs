@@ -3,5 +3,6 @@
 
 pub mod error;
 pub mod events;
+pub mod limits;
 
 pub use error::{ErrorBody, ErrorEnvelope};

@@ -4,8 +4,10 @@
 
 use crate::secret::Secret;
 use crate::server::ApiError;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -214,22 +216,74 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let tokens = ServiceTokens::from_ref(state);
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("AUTHENTICATION_REQUIRED", "a service token is required"))?;
-        let claims = tokens.verify(token.trim()).map_err(|e| match e {
-            TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "the service token has expired"),
-            _ => ApiError::unauthorized("INVALID_TOKEN", "the service token is invalid"),
-        })?;
-        Ok(Principal {
-            caller: claims.sub,
-            tenant_id: claims.tenant_id,
-            scopes: claims.scopes,
-            request_id: claims.request_id,
-        })
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        principal_of(parts, &ServiceTokens::from_ref(state))
+    }
+}
+
+/// The principal proven by the request's `Authorization: Bearer <service token>`.
+fn principal_of(parts: &Parts, tokens: &ServiceTokens) -> Result<Principal, ApiError> {
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("AUTHENTICATION_REQUIRED", "a service token is required"))?;
+    let claims = tokens.verify(token.trim()).map_err(|e| match e {
+        TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "the service token has expired"),
+        _ => ApiError::unauthorized("INVALID_TOKEN", "the service token is invalid"),
+    })?;
+    Ok(Principal {
+        caller: claims.sub,
+        tenant_id: claims.tenant_id,
+        scopes: claims.scopes,
+        request_id: claims.request_id,
+    })
+}
+
+/// Every route of a service requires a valid service token unless it is listed as public,
+/// so a handler that forgets to ask for its [`Principal`] still fails closed. Install it with
+/// `route_layer` after the service's routes (the operational routes are added later and stay
+/// open).
+///
+/// ```
+/// use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
+/// use aex_common::secret::Secret;
+/// use axum::{Router, middleware::from_fn_with_state, routing::get};
+/// let tokens = ServiceTokens::new(&Secret::new("x".repeat(32)), std::time::Duration::from_secs(60)).unwrap();
+/// let app: Router = Router::new()
+///     .route("/v1/crl", get(|| async { "public" }))
+///     .route("/v1/things", get(|| async { "private" }))
+///     .route_layer(from_fn_with_state(ServiceAuth::new(tokens, &["/v1/crl"]), require_service_token));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServiceAuth {
+    tokens: ServiceTokens,
+    public: &'static [&'static str],
+}
+
+impl ServiceAuth {
+    /// Guards every route but the `public` path patterns (as written in the router).
+    pub fn new(tokens: ServiceTokens, public: &'static [&'static str]) -> Self {
+        Self { tokens, public }
+    }
+}
+
+/// The [`ServiceAuth`] middleware: verifies the token once and hands the [`Principal`] to the
+/// handler's extractor.
+pub async fn require_service_token(State(auth): State<ServiceAuth>, request: Request, next: Next) -> Response {
+    let public = request.extensions().get::<MatchedPath>().is_some_and(|p| auth.public.contains(&p.as_str()));
+    if public {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match principal_of(&parts, &auth.tokens) {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(refusal) => refusal.into_response(),
     }
 }

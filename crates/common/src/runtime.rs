@@ -41,7 +41,8 @@ pub struct ServiceArgs {
     /// Longest time a request may take before it is abandoned, in milliseconds.
     #[arg(long = "request-timeout-ms", env = "AEX_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
-    /// Allowed CORS origins, comma separated; empty allows any origin.
+    /// Allowed CORS origins, comma separated (`*` for any). Unset: any origin in development,
+    /// none in production.
     #[arg(long = "cors-origins", env = "AEX_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 }
@@ -124,6 +125,7 @@ pub struct Platform {
     pub tokens: ServiceTokens,
     pub shutdown: CancellationToken,
     tasks: TaskTracker,
+    largest_body_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -153,7 +155,16 @@ impl Platform {
         db::migrate(&pool, &schema, spec.migrator).await?;
         tracing::info!(service = spec.name, schema = %schema, "schema migrated");
         let bus = EventBus::connect(spec.nats, &format!("aex-{}", spec.name)).await?;
-        let platform = Self { name: spec.name, schema, pool, bus, tokens, shutdown, tasks: TaskTracker::new() };
+        let platform = Self {
+            name: spec.name,
+            schema,
+            pool,
+            bus,
+            tokens,
+            shutdown,
+            tasks: TaskTracker::new(),
+            largest_body_bytes: None,
+        };
         let relay =
             OutboxRelay::new(platform.pool.clone(), platform.bus.clone(), &platform.schema, RelayConfig::default());
         platform.spawn(relay.run(platform.shutdown.clone()));
@@ -166,6 +177,12 @@ impl Platform {
         F: Future<Output = ()> + Send + 'static,
     {
         self.tasks.spawn(task);
+    }
+
+    /// Lets routes that raise their own `DefaultBodyLimit` read bodies of up to `bytes`
+    /// (every other route keeps the stack's default).
+    pub fn accept_bodies_up_to(&mut self, bytes: usize) {
+        self.largest_body_bytes = Some(bytes);
     }
 
     /// Postgres and NATS; services add their own (Redis at the gateway).
@@ -188,6 +205,10 @@ impl Platform {
         let mut stack = StackConfig::new(self.name);
         stack.request_timeout = Duration::from_millis(service.request_timeout_ms);
         stack.cors_origins = service.cors_origins.clone();
+        stack.cors_any_origin = service.environment == Environment::Development;
+        if let Some(bytes) = self.largest_body_bytes {
+            stack.largest_body_bytes = bytes;
+        }
         let app = server::apply_stack(app, &stack);
         let served = server::serve(listener, app, self.shutdown.clone()).await;
         self.shutdown.cancel();

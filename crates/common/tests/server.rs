@@ -28,6 +28,9 @@ struct Order {
     quantity: u32,
 }
 
+/// The one route of the test app that raises its body limit.
+const BATCH_LIMIT: usize = 2 * 1024 * 1024;
+
 async fn start() -> String {
     init_telemetry();
     let routes = Router::new()
@@ -49,6 +52,11 @@ async fn start() -> String {
             }),
         )
         .route("/orders", post(|Json(order): Json<Order>| async move { format!("{order:?}") }))
+        .route(
+            "/batches",
+            post(|Json(items): Json<Vec<Order>>| async move { items.len().to_string() })
+                .layer(axum::extract::DefaultBodyLimit::max(BATCH_LIMIT)),
+        )
         .route("/items/{id}", get(|Path(id): Path<String>| async move { id }))
         .route(
             "/conflict",
@@ -61,6 +69,7 @@ async fn start() -> String {
     let mut config = StackConfig::new("tests");
     config.request_timeout = Duration::from_millis(300);
     config.cors_origins = vec!["https://app.example".into()];
+    config.largest_body_bytes = BATCH_LIMIT;
     let app = apply_stack(routes, &config);
     let (listener, addr) = aex_testkit::listener().await;
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -101,6 +110,61 @@ async fn bodies_over_one_mebibyte_are_refused_with_413() {
         .unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(envelope(response).await.error.code, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn a_route_may_raise_its_body_limit_and_the_boundary_is_exact() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    // A valid batch padded with whitespace to exactly `size` bytes.
+    let batch = |size: usize| {
+        let mut body = String::from("[{\"quantity\": 1}");
+        body.push_str(&" ".repeat(size - body.len() - 1));
+        body.push(']');
+        assert_eq!(body.len(), size);
+        body
+    };
+    let post = |path: &'static str, body: String| {
+        client.post(format!("{base}{path}")).header("content-type", "application/json").body(body).send()
+    };
+    let at_limit = post("/batches", batch(BATCH_LIMIT)).await.unwrap();
+    assert_eq!(at_limit.status(), 200);
+    assert_eq!(at_limit.text().await.unwrap(), "1");
+    let over = post("/batches", batch(BATCH_LIMIT + 1)).await.unwrap();
+    assert_eq!(over.status(), 413);
+    assert_eq!(envelope(over).await.error.code, "PAYLOAD_TOO_LARGE");
+    // Every other route keeps the default of 1 MiB.
+    let order = |size: usize| {
+        let mut body = String::from("{\"quantity\": 1");
+        body.push_str(&" ".repeat(size - body.len() - 1));
+        body.push('}');
+        body
+    };
+    assert_eq!(post("/orders", order(1024 * 1024)).await.unwrap().status(), 200);
+    let over = post("/orders", order(1024 * 1024 + 1)).await.unwrap();
+    assert_eq!(over.status(), 413);
+    assert_eq!(envelope(over).await.error.code, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn text_that_cannot_be_stored_is_refused_in_paths_queries_and_json() {
+    let base = start().await;
+    let client = reqwest::Client::new();
+    for path in ["/items/x%00", "/items/x%ff", "/items/a%0d%0ab", "/items/ok?q=%00", "/no-such-route%00", "/ok?x=%1b"] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert_eq!(envelope(response).await.error.code, "INVALID_CHARACTERS", "{path}");
+    }
+    assert_eq!(client.get(format!("{base}/items/caf%C3%A9?q=a%20b")).send().await.unwrap().status(), 200);
+    let post = |body: &'static str| {
+        client.post(format!("{base}/orders")).header("content-type", "application/json").body(body).send()
+    };
+    let duplicate = post(r#"{"quantity": 1, "quantity": 2}"#).await.unwrap();
+    assert_eq!(duplicate.status(), 400);
+    assert_eq!(envelope(duplicate).await.error.code, "DUPLICATE_JSON_KEY");
+    let nul = post(r#"{"quantity": 1, "note": "a\u0000b"}"#).await.unwrap();
+    assert_eq!(nul.status(), 400);
+    assert_eq!(envelope(nul).await.error.code, "INVALID_CHARACTERS");
 }
 
 #[tokio::test]
@@ -198,6 +262,23 @@ async fn cors_allows_configured_origins_only() {
     assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example");
     let refused = preflight("https://evil.example").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn cors_allows_no_origin_unless_configured() {
+    init_telemetry();
+    let app = apply_stack(Router::new().route("/orders", post(|| async { "ok" })), &StackConfig::new("svc"));
+    let (listener, addr) = aex_testkit::listener().await;
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = format!("http://{addr}");
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{base}/orders"))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.headers().get("access-control-allow-origin").is_none(), "no origin is allowed by default");
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@ pub async fn get_evaluation(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EvaluateBody {
     pub work_id: Option<String>,
     pub budget: Option<Budget>,
@@ -45,6 +46,7 @@ pub struct EvaluateBody {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Budget {
     pub max_price_minor: Option<i64>,
     pub bid_strategy: Option<String>,

@@ -11,7 +11,7 @@ pub mod http;
 
 pub use config::Config;
 
-use aex_common::auth::ServiceTokens;
+use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
 use aex_common::events::consumer::ConsumerRunner;
 use aex_common::http_client::{Downstream, HttpClient};
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
@@ -34,6 +34,9 @@ pub const SCHEMA: &str = "bid_evaluator";
 /// Migrations of the `bid_evaluator` schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/bid_evaluator");
 
+/// Routes answered without a service token: none; every route requires one.
+pub const PUBLIC_ROUTES: &[&str] = &[];
+
 /// What handlers share.
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -47,6 +50,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/work/{id}/evaluation", get(http::get_evaluation))
         .route("/internal/v1/evaluate", post(http::evaluate_now))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ServiceAuth::new(state.tokens.clone(), PUBLIC_ROUTES),
+            require_service_token,
+        ))
         .with_state(state)
 }
 

@@ -15,7 +15,7 @@ pub mod store;
 
 pub use config::{CaArgs, Config, ReputationArgs};
 
-use aex_common::auth::ServiceTokens;
+use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
 use aex_common::events::consumer::ConsumerRunner;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
@@ -37,6 +37,10 @@ pub const SCHEMA: &str = "certauth";
 
 /// Migrations of the `certauth` schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/certauth");
+
+/// Routes answered without a service token: what the gateway serves anonymously
+/// (`Access::Public` in its route table). Every other route requires a token.
+pub const PUBLIC_ROUTES: &[&str] = &["/.well-known/aex-ca.json", "/v1/crl", "/v1/crl.der"];
 
 /// What handlers share.
 #[derive(Clone, FromRef)]
@@ -71,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/v1/providers/trust", post(reputation::batch_trust))
         .route("/v1/crl", get(crl::get_crl))
         .route("/v1/crl.der", get(crl::get_crl_der))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ServiceAuth::new(state.tokens.clone(), PUBLIC_ROUTES),
+            require_service_token,
+        ))
         .with_state(state)
 }
 

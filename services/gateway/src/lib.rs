@@ -73,7 +73,9 @@ pub fn router(state: AppState) -> Router {
             Verb::Post => MethodFilter::POST,
             Verb::Delete => MethodFilter::DELETE,
         };
-        let handler = move |state: State<AppState>, request: Request| http::proxy::forward(state, service, request);
+        let body_limit = route.body_limit().unwrap_or(aex_api::limits::BODY_BYTES);
+        let handler =
+            move |state: State<AppState>, request: Request| http::proxy::forward(state, service, body_limit, request);
         let methods = proxied.remove(route.pattern).unwrap_or_default();
         proxied.insert(route.pattern, methods.on(filter, handler));
     }
@@ -116,7 +118,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let redis = Redis::new(config.redis_url.expose(), &limits.redis_key_prefix, limits.redis_max_in_flight as usize)
         .map_err(|_| StartError::Config("REDIS_URL is not a valid Redis URL".into()))?;
     let http = HttpClient::new(&config.http).map_err(|e| StartError::Config(e.to_string()))?;
-    let platform = Platform::start(spec, shutdown).await?;
+    let mut platform = Platform::start(spec, shutdown).await?;
+    platform.accept_bodies_up_to(aex_api::limits::TRANSFER_BATCH_BODY_BYTES);
     bootstrap::ensure_operator(&platform.pool, &config.identity)
         .await
         .map_err(|e| StartError::Config(e.to_string()))?;

@@ -15,11 +15,11 @@ pub mod store;
 
 pub use config::Config;
 
-use aex_common::auth::ServiceTokens;
+use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
 use aex_common::events::consumer::ConsumerRunner;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use ledger::Ledger;
 use sqlx::PgPool;
@@ -38,6 +38,10 @@ pub const SCHEMA: &str = "settlement";
 /// Migrations of the `settlement` schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/settlement");
 
+/// Routes answered without a service token: what the gateway serves anonymously
+/// (`Access::Public` in its route table). Every other route requires a token.
+pub const PUBLIC_ROUTES: &[&str] = &["/v1/market/feed", "/v1/receipts/keys"];
+
 /// What handlers share.
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -53,7 +57,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/balance", get(http::balance::get_balance))
         .route("/v1/deposits", post(http::funds::deposit))
         .route("/v1/withdrawals", post(http::funds::withdraw))
-        .route("/v1/transfers", post(http::transfers::create_transfers))
+        .route(
+            "/v1/transfers",
+            post(http::transfers::create_transfers)
+                .layer(DefaultBodyLimit::max(aex_api::limits::TRANSFER_BATCH_BODY_BYTES)),
+        )
         .route("/v1/accounts", get(http::accounts::list_accounts))
         .route("/v1/accounts/{id}", get(http::accounts::get_account))
         .route("/v1/accounts/{id}/entries", get(http::accounts::list_entries))
@@ -74,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/settlement/complete", post(http::escrow::complete))
         .route("/v1/audit/journal", get(http::audit::export))
         .route("/v1/audit/journal/verify", get(http::audit::verify))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ServiceAuth::new(state.tokens.clone(), PUBLIC_ROUTES),
+            require_service_token,
+        ))
         .with_state(state)
 }
 
@@ -90,7 +102,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let environment = config.service.environment;
     let wrap = aex_common::keywrap::from_config(config.receipt_kek.as_ref(), environment, "AEX_SETTLEMENT_KEK")
         .map_err(StartError::Config)?;
-    let platform = Platform::start(spec, shutdown).await?;
+    let mut platform = Platform::start(spec, shutdown).await?;
+    platform.accept_bodies_up_to(aex_api::limits::TRANSFER_BATCH_BODY_BYTES);
     let allow_plaintext = environment == aex_common::runtime::Environment::Development;
     let signer = receipts::ReceiptSigner::load_or_create(&platform.pool, Arc::from(wrap), allow_plaintext)
         .await

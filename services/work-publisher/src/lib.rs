@@ -17,7 +17,7 @@ pub mod webhooks;
 
 pub use config::Config;
 
-use aex_common::auth::ServiceTokens;
+use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
 use aex_common::events::consumer::ConsumerRunner;
 use aex_common::http_client::{Downstream, HttpClient};
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
@@ -51,6 +51,9 @@ pub const WEBHOOK_POLL: Duration = Duration::from_millis(200);
 /// Migrations of the `work_publisher` schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/work_publisher");
 
+/// Routes answered without a service token: none; every route requires one.
+pub const PUBLIC_ROUTES: &[&str] = &[];
+
 /// What handlers share.
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -79,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contracts/{id}/complete", post(http::contracts::complete))
         .route("/v1/contracts/{id}/fail", post(http::contracts::fail))
         .route("/internal/v1/work/{id}/bids", get(http::bids::list_internal))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ServiceAuth::new(state.tokens.clone(), PUBLIC_ROUTES),
+            require_service_token,
+        ))
         .with_state(state)
 }
 

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Most transfers in one batch.
-pub const MAX_BATCH: usize = 8189;
+pub const MAX_BATCH: usize = aex_api::limits::MAX_TRANSFER_BATCH;
 
 /// A committed ledger transfer. Deposits and withdrawals answer with one (AEX calls it a
 /// transaction, hence `transaction_id`).

@@ -33,9 +33,15 @@ pub struct RequestId(pub String);
 pub struct StackConfig {
     pub service: &'static str,
     pub request_timeout: Duration,
+    /// Largest body a route reads unless it raises its own limit (`DefaultBodyLimit`).
     pub body_limit_bytes: usize,
-    /// Allowed CORS origins; empty means any origin (without credentials).
+    /// Largest body any route may raise its limit to; no request body streams past it.
+    pub largest_body_bytes: usize,
+    /// Allowed CORS origins; `*` allows any (without credentials). Empty allows none unless
+    /// `cors_any_origin` is set.
     pub cors_origins: Vec<String>,
+    /// Allow any origin when none is listed (development's default).
+    pub cors_any_origin: bool,
 }
 
 impl StackConfig {
@@ -44,7 +50,9 @@ impl StackConfig {
             service,
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
+            largest_body_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
+            cors_any_origin: false,
         }
     }
 }
@@ -58,10 +66,11 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
     router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.largest_body_bytes.max(config.body_limit_bytes)))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(timeout, req, next)))
         .layer(middleware::from_fn(normalize_error_bodies))
-        .layer(cors_layer(&config.cors_origins))
+        .layer(middleware::from_fn(super::input::refuse_unstorable_text))
+        .layer(cors_layer(&config.cors_origins, config.cors_any_origin))
         .layer(middleware::from_fn(trace_context))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::map_response(move |mut response: Response| {
@@ -77,10 +86,10 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
         .layer(middleware::from_fn(request_id))
 }
 
-fn cors_layer(origins: &[String]) -> CorsLayer {
+fn cors_layer(origins: &[String], any_when_unset: bool) -> CorsLayer {
     let layer =
         CorsLayer::new().allow_methods(AnyOrigin).allow_headers(AnyOrigin).expose_headers([X_REQUEST_ID.clone()]);
-    if origins.is_empty() {
+    if origins.iter().any(|o| o == "*") || (origins.is_empty() && any_when_unset) {
         return layer.allow_origin(AnyOrigin);
     }
     let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();

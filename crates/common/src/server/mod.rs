@@ -4,13 +4,14 @@
 
 mod error;
 mod health;
+pub mod input;
 mod json;
 mod middleware;
 pub mod wire;
 
 pub use error::{ApiError, ErrorBody, ErrorEnvelope, REQUEST_ID, code_for_status, current_request_id};
 pub use health::{ReadinessCheck, health_routes};
-pub use json::Json;
+pub use json::{Json, is_json_content_type};
 pub use middleware::{RequestId, StackConfig, X_AEX_SERVICE, X_REQUEST_ID, apply_stack};
 
 use axum::Router;

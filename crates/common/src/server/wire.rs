@@ -5,9 +5,10 @@ use super::error::ApiError;
 use aex_types::{Currency, Money};
 use serde_json::Value;
 
-/// Reads a wire amount: a decimal string in major units (`"12.50"`) or a JSON integer; a JSON
-/// number with a fraction or exponent is refused, never rounded through a double. With
-/// `allow_zero`, zero passes; negative amounts never do.
+/// Reads a wire amount: a decimal string in major units (`"12.50"`). A JSON number — integer
+/// or not — is refused with one message: money never travels as a number, which a client's
+/// JSON library may have rounded through a double. With `allow_zero`, zero passes; negative
+/// amounts never do.
 ///
 /// ```
 /// use aex_common::server::wire;
@@ -15,6 +16,7 @@ use serde_json::Value;
 /// let price = wire::amount(&serde_json::json!("12.50"), Currency::USD, "price", false).unwrap();
 /// assert_eq!(price.minor(), 1250);
 /// assert!(wire::amount(&serde_json::json!(12.5), Currency::USD, "price", false).is_err());
+/// assert!(wire::amount(&serde_json::json!(12), Currency::USD, "price", false).is_err());
 /// ```
 pub fn amount(value: &Value, currency: Currency, field: &str, allow_zero: bool) -> Result<Money, ApiError> {
     let invalid = |code: &'static str, message: String| ApiError::bad_request(code, message);
@@ -22,14 +24,10 @@ pub fn amount(value: &Value, currency: Currency, field: &str, allow_zero: bool) 
         Value::String(text) => {
             Money::parse_decimal(text, currency).map_err(|e| invalid(e.code(), format!("{field}: {e}")))?
         }
-        Value::Number(number) if number.is_i64() || number.is_u64() => {
-            Money::parse_decimal(&number.to_string(), currency)
-                .map_err(|e| invalid(e.code(), format!("{field}: {e}")))?
-        }
         Value::Number(_) => {
             return Err(invalid(
                 "INVALID_AMOUNT",
-                format!("{field} must be a decimal string such as \"12.50\", not a float"),
+                format!("{field} must be a decimal string such as \"12.50\", not a JSON number"),
             ));
         }
         Value::Null => return Err(invalid("VALIDATION_ERROR", format!("{field} is required"))),

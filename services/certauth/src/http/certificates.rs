@@ -87,6 +87,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RevokeBody {
     pub reason: Option<String>,
 }
@@ -118,6 +119,7 @@ pub async fn renew(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     pub certificate_id: Option<String>,
     pub certificate: Option<Value>,
@@ -135,6 +137,7 @@ pub async fn verify(State(state): State<AppState>, Json(body): Json<VerifyBody>)
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchVerifyBody {
     #[serde(default)]
     pub certificate_ids: Vec<String>,

@@ -169,6 +169,7 @@ pub async fn leaderboard(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchTrustBody {
     pub provider_ids: Vec<String>,
 }

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestBody {
     pub provider_id: String,
     pub agent_name: String,
@@ -84,6 +85,7 @@ pub async fn create(
 
 /// `{reason?}`, or no body at all.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     pub reason: Option<String>,
 }

@@ -8,36 +8,43 @@ async fn a_presented_credential_verifies_and_any_change_to_it_does_not() {
     let c = Certauth::start().await;
     let cert = issue(&c, &tenant(), &provider()).await;
     let credential = cert["certificate"].clone();
-    let (status, verdict) = c.anonymous().post("/v1/certificates/verify", &json!({ "certificate": credential })).await;
+    // Any tenant may verify a credential presented to it (the gateway asks for `read`).
+    let relying_party = tenant();
+    let (status, verdict) =
+        c.tenant(&relying_party).post("/v1/certificates/verify", &json!({ "certificate": credential })).await;
     assert_eq!(status, 200);
     assert_eq!(verdict["valid"], true, "{verdict}");
 
     let mut tampered = credential.clone();
     tampered["not_after"] = json!("2099-01-01T00:00:00Z");
-    let (_, verdict) = c.anonymous().post("/v1/certificates/verify", &json!({ "certificate": tampered })).await;
+    let (_, verdict) =
+        c.tenant(&relying_party).post("/v1/certificates/verify", &json!({ "certificate": tampered })).await;
     assert_eq!(verdict["valid"], false);
     assert_eq!(verdict["reason"], "invalid_signature", "{verdict}");
 
     let mut reclaimed = credential.clone();
     reclaimed["claims"][0]["authorization"] = json!("ADMIN");
-    let (_, verdict) = c.anonymous().post("/v1/certificates/verify", &json!({ "certificate": reclaimed })).await;
+    let (_, verdict) =
+        c.tenant(&relying_party).post("/v1/certificates/verify", &json!({ "certificate": reclaimed })).await;
     assert_eq!(verdict["reason"], "invalid_signature");
 
     let mut bad_signature = credential.clone();
     bad_signature["signature"] = json!("not base64 at all");
     let (status, verdict) =
-        c.anonymous().post("/v1/certificates/verify", &json!({ "certificate": bad_signature })).await;
+        c.tenant(&relying_party).post("/v1/certificates/verify", &json!({ "certificate": bad_signature })).await;
     assert_eq!((status, verdict["valid"].as_bool()), (200, Some(false)));
 
     for body in [json!({ "certificate": "junk" }), json!({ "certificate": { "certificate_id": 5 } })] {
-        let (status, verdict) = c.anonymous().post("/v1/certificates/verify", &body).await;
+        let (status, verdict) = c.tenant(&relying_party).post("/v1/certificates/verify", &body).await;
         assert_eq!((status, verdict["reason"].as_str()), (200, Some("malformed_certificate")), "{body}");
     }
     let unknown = verify_id(&c, "cert_0000000000000000000000000").await;
     assert_eq!(unknown["valid"], false);
     assert_eq!(unknown["reason"], "unknown_certificate");
-    let (status, _) = c.anonymous().post("/v1/certificates/verify", &json!({})).await;
+    let (status, _) = c.tenant(&relying_party).post("/v1/certificates/verify", &json!({})).await;
     assert_eq!(status, 400);
+    let (status, _) = c.anonymous().post("/v1/certificates/verify", &json!({ "certificate": credential })).await;
+    assert_eq!(status, 401, "verification needs a service token like every other route");
 
     // A stored credential edited in the database no longer verifies.
     let id = cert["certificate_id"].as_str().unwrap();

@@ -166,7 +166,7 @@ pub async fn issue(c: &Certauth, tenant: &str, provider: &str) -> Value {
 
 /// Verdict for a certificate id.
 pub async fn verify_id(c: &Certauth, id: &str) -> Value {
-    let (status, body) = c.anonymous().post("/v1/certificates/verify", &json!({ "certificate_id": id })).await;
+    let (status, body) = c.tenant(&tenant()).post("/v1/certificates/verify", &json!({ "certificate_id": id })).await;
     assert_eq!(status, 200, "{body}");
     body
 }

@@ -86,6 +86,15 @@ const fn route(verb: Verb, pattern: &'static str, service: Service, access: Acce
     Route { verb, pattern, service, access }
 }
 
+impl Route {
+    /// The route's own body limit where it accepts more than the default
+    /// ([`aex_api::limits::BODY_BYTES`]): only the transfer batch does.
+    pub fn body_limit(&self) -> Option<usize> {
+        (self.verb == Verb::Post && self.pattern == "/v1/transfers")
+            .then_some(aex_api::limits::TRANSFER_BATCH_BODY_BYTES)
+    }
+}
+
 use Access::{Public, Scope};
 use Service::{BidEvaluator, Certauth, Gateway, Settlement, WorkPublisher};
 use Verb::{Delete, Get, Post};

@@ -8,11 +8,12 @@ use crate::config::UpstreamArgs;
 use crate::domain::route::Service;
 use crate::error::Error;
 use aex_common::http_client::{CallError, Downstream, RequestBody, RequestSpec};
-use aex_common::server::{RequestId, current_request_id};
+use aex_common::server::input::check_json;
+use aex_common::server::{RequestId, current_request_id, is_json_content_type};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// Names the service that actually answered (the gateway's own stack sets `x-aex-service`).
 pub static X_AEX_UPSTREAM: HeaderName = HeaderName::from_static("x-aex-upstream");
@@ -54,12 +55,25 @@ impl Upstreams {
     }
 }
 
-pub async fn forward(State(state): State<AppState>, service: Service, request: Request) -> Result<Response, Error> {
+/// Forwards `request` to `service`, reading at most `body_limit` bytes of its body.
+pub async fn forward(
+    State(state): State<AppState>,
+    service: Service,
+    body_limit: usize,
+    request: Request,
+) -> Result<Response, Error> {
     let downstream =
         state.upstreams.of(service).ok_or_else(|| Error::Internal(format!("no upstream for {service:?}")))?;
     let (parts, body) = request.into_parts();
-    // The body limit layer bounds this; exceeding it (a chunked body) is the caller's 413.
-    let body = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| Error::PayloadTooLarge)?;
+    // The stack's stream limit is the largest any route accepts; this route's own applies here.
+    let body = axum::body::to_bytes(body, body_limit).await.map_err(|_| Error::PayloadTooLarge)?;
+    // The same input policy the services apply, before anything is forwarded.
+    if !body.is_empty()
+        && is_json_content_type(&parts.headers)
+        && let Err(refusal) = check_json(&body)
+    {
+        return Ok(refusal.into_response());
+    }
     let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(current_request_id);
     let caller = parts.extensions.get::<Caller>();
     let token = state

@@ -130,6 +130,7 @@ pub async fn place_hold(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     pub contract_id: Option<String>,
     #[serde(default = "default_true")]

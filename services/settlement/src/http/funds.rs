@@ -8,12 +8,14 @@ use crate::http::transfers::TransferView;
 use crate::service::{self, Movement};
 use aex_common::auth::Principal;
 use aex_common::server::Json;
+use aex_common::server::input::single_line;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FundsRequest {
     #[serde(default)]
     pub amount: Value,
@@ -61,8 +63,8 @@ async fn move_funds(
     let key = idempotency_key(&headers)?;
     let currency = parse_currency(body.currency.as_deref())?;
     let amount = parse_amount(&body.amount, currency, "amount")?;
-    if body.payment_reference.as_ref().is_some_and(|r| r.len() > 256) {
-        return Err(Error::validation("payment_reference must be at most 256 characters"));
+    if let Some(reference) = &body.payment_reference {
+        single_line(reference, "payment_reference", 256)?;
     }
     let outcome = service::move_funds(
         &state.pool,

@@ -62,6 +62,7 @@ pub async fn get_receipt(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     pub receipt: Value,
     pub signature: String,

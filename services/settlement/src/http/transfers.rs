@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ledger::MAX_BATCH;
 use crate::store::transfers::TransferRow;
 use aex_common::auth::Principal;
+use aex_common::server::input::single_line;
 use aex_common::server::{ApiError, Json};
 use aex_types::{Currency, Money, Timestamp};
 use axum::extract::State;
@@ -225,11 +226,12 @@ fn to_request(item: TransferItem, index: usize, tenant_id: &str) -> Result<Trans
         }
     };
     let code = item.code.unwrap_or_else(|| "transfer".to_string());
-    if code.is_empty() || code.len() > 64 {
+    if code.is_empty() {
         return Err(Error::validation(format!("{} must be 1 to 64 characters", field("code"))));
     }
-    if item.reference.as_ref().is_some_and(|r| r.len() > 256) {
-        return Err(Error::validation(format!("{} must be at most 256 characters", field("reference"))));
+    single_line(&code, &field("code"), 64)?;
+    if let Some(reference) = &item.reference {
+        single_line(reference, &field("reference"), 256)?;
     }
     Ok(TransferRequest {
         id: item.id,

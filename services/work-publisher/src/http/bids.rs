@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitBid {
     pub work_id: Option<String>,
     pub provider_id: Option<String>,
@@ -36,6 +37,7 @@ pub struct SubmitBid {
 }
 
 #[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sla {
     pub max_latency_ms: Option<i64>,
     pub availability: Option<f64>,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AwardBody {
     pub bid_id: Option<String>,
     #[serde(default)]
@@ -133,6 +134,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProgressBody {
     pub status: Option<String>,
     pub percent: Option<Value>,
@@ -168,6 +170,7 @@ pub async fn progress(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     pub success: Option<bool>,
     pub result_summary: Option<String>,
@@ -223,6 +226,7 @@ pub async fn complete(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FailBody {
     pub reason: Option<String>,
     pub message: Option<String>,

@@ -17,6 +17,7 @@ use serde_json::Value;
 /// Registration body. Unknown fields (`trust_tier`, `trust_score`, `tenant_id`, ...) are
 /// ignored: the tenant comes from the token and trust from certauth.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     pub name: Option<String>,
     pub description: Option<String>,
@@ -192,6 +193,7 @@ pub struct SearchQuery {
     /// A tier (`SILVER`) or a score in [0, 1] mapped to its tier.
     pub min_trust: Option<String>,
     pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -232,6 +234,10 @@ pub async fn search(
     if !(1..=100).contains(&limit) {
         return Err(Error::validation("limit must be between 1 and 100"));
     }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::validation("offset must not be negative"));
+    }
     let tags: Vec<String> = query
         .skill_tags
         .as_deref()
@@ -243,9 +249,9 @@ pub async fn search(
         .collect();
     let tags = labels(tags, "skill_tags", 32, true)?;
     let tiers = tiers_at_least(query.min_trust.as_deref())?;
-    let rows = providers::search(&state.pool, &tags, &tiers, limit).await?;
+    let (rows, total) = providers::search(&state.pool, &tags, &tiers, limit, offset).await?;
     let providers: Vec<PublicView> = rows.iter().map(PublicView::from_row).collect();
-    Ok(Json(SearchResult { total: providers.len(), providers }))
+    Ok(Json(SearchResult { total: usize::try_from(total).unwrap_or(0), providers }))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
     pub provider_id: Option<String>,
     #[serde(default)]
@@ -25,6 +26,7 @@ pub struct CreateSubscription {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Filters {
     #[serde(default)]
     pub min_budget: Value,
@@ -34,6 +36,7 @@ pub struct Filters {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Delivery {
     pub method: Option<String>,
     pub webhook_url: Option<String>,

@@ -27,6 +27,7 @@ const TIERS: [&str; 4] = ["BRONZE", "SILVER", "GOLD", "PLATINUM"];
 const OPEN_CANDIDATES: i64 = 1_000;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitWork {
     pub category: Option<String>,
     pub description: Option<String>,
@@ -43,6 +44,7 @@ pub struct SubmitWork {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Budget {
     #[serde(default)]
     pub max_price: Value,
@@ -53,6 +55,7 @@ pub struct Budget {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Constraints {
     pub max_latency_ms: Option<i64>,
     pub required_fields: Option<Vec<String>>,
@@ -148,7 +151,7 @@ fn category(value: Option<String>) -> Result<String> {
     }
 }
 
-/// Validates a submission into the row to insert (window clamped, money exact).
+/// Validates a submission into the row to insert (window bounded, money exact).
 pub fn validate(tenant_id: &str, body: SubmitWork) -> Result<NewWork> {
     let category = category(body.category)?;
     let description = required_text(body.description, "description", 10_000)?;
@@ -194,7 +197,10 @@ pub fn validate(tenant_id: &str, body: SubmitWork) -> Result<NewWork> {
     let success_criteria = Value::Array(body.success_criteria);
     storable_json(&success_criteria, "success_criteria", 32 * 1024)?;
     storable_json(&body.payload, "payload", 256 * 1024)?;
-    let window = body.bid_window_ms.unwrap_or(DEFAULT_WINDOW_MS).clamp(MIN_WINDOW_MS, MAX_WINDOW_MS);
+    let window = body.bid_window_ms.unwrap_or(DEFAULT_WINDOW_MS);
+    if !(MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&window) {
+        return Err(Error::validation(format!("bid_window_ms must be between {MIN_WINDOW_MS} and {MAX_WINDOW_MS}")));
+    }
     Ok(NewWork {
         id: WorkId::new().to_string(),
         tenant_id: tenant_id.to_string(),

@@ -84,16 +84,25 @@ pub async fn search(
     skill_tags: &[String],
     tiers: &[String],
     limit: i64,
-) -> Result<Vec<ProviderRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE status = 'ACTIVE'
+    offset: i64,
+) -> Result<(Vec<ProviderRow>, i64), sqlx::Error> {
+    const MATCHES: &str = "status = 'ACTIVE'
            AND (cardinality($1::text[]) = 0 OR capabilities && $1
                 OR EXISTS (SELECT 1 FROM agent_cards c WHERE c.provider_id = providers.id AND c.skill_tags && $1))
-           AND trust_tier = ANY($2) ORDER BY created_at, id LIMIT $3"
+           AND trust_tier = ANY($2)";
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE {MATCHES} ORDER BY created_at, id LIMIT $3 OFFSET $4"
     )))
     .bind(skill_tags)
     .bind(tiers)
     .bind(limit)
+    .bind(offset)
     .fetch_all(pool)
-    .await
+    .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM providers WHERE {MATCHES}")))
+        .bind(skill_tags)
+        .bind(tiers)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
 }

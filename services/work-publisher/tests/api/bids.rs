@@ -140,10 +140,10 @@ async fn bids_are_refused_for_other_tenants_providers_closed_work_and_bad_input(
     assert_error(&m.bob.post("/v1/bids", &body).await, 404, "PROVIDER_NOT_FOUND");
     assert_error(&p.tenant(&tenant()).bid(&m.work_id, "10.00").await, 404, "PROVIDER_NOT_FOUND");
     assert_error(&m.alice.bid("work_00000000000000000000000000", "10.00").await, 404, "NOT_FOUND");
-    assert_error(&m.alice.bid("work_\u{0}", "10.00").await, 400, "VALIDATION_ERROR");
+    assert_error(&m.alice.bid("work_\u{0}", "10.00").await, 400, "INVALID_CHARACTERS");
     let mut nul_provider = bid_body(&m.work_id, "10.00");
     nul_provider["provider_id"] = json!("prov_\u{0}");
-    assert_error(&m.alice.post("/v1/bids", &nul_provider).await, 404, "PROVIDER_NOT_FOUND");
+    assert_error(&m.alice.post("/v1/bids", &nul_provider).await, 400, "INVALID_CHARACTERS");
     assert_error(&p.caller(&tenant(), &["read"]).bid(&m.work_id, "10.00").await, 403, "INSUFFICIENT_SCOPE");
 
     // The consumer's own provider cannot bid on its own work.
@@ -168,9 +168,9 @@ async fn bids_are_refused_for_other_tenants_providers_closed_work_and_bad_input(
         ("a2a_endpoint", "VALIDATION_ERROR", Box::new(|b| b["a2a_endpoint"] = json!("ws://x"))),
         ("expires_at", "VALIDATION_ERROR", Box::new(|b| b["expires_at"] = json!("tomorrow"))),
         ("expires_at", "VALIDATION_ERROR", Box::new(|b| b["expires_at"] = json!("2001-01-01T00:00:00Z"))),
-        ("mvp_sample", "VALIDATION_ERROR", Box::new(|b| b["mvp_sample"] = json!({ "text": "\u{0}" }))),
-        ("price_breakdown", "VALIDATION_ERROR", Box::new(|b| b["price_breakdown"] = json!({ "\u{0}": "1.00" }))),
-        ("approach", "VALIDATION_ERROR", Box::new(|b| b["approach"] = json!("a\u{0}"))),
+        ("mvp_sample", "INVALID_CHARACTERS", Box::new(|b| b["mvp_sample"] = json!({ "text": "\u{0}" }))),
+        ("price_breakdown", "INVALID_CHARACTERS", Box::new(|b| b["price_breakdown"] = json!({ "\u{0}": "1.00" }))),
+        ("approach", "INVALID_CHARACTERS", Box::new(|b| b["approach"] = json!("a\u{0}"))),
     ];
     for (field, code, change) in cases {
         let mut body = bid_body(&m.work_id, "10.00");

@@ -1,21 +1,27 @@
-//! Provider profiles: the tenant from the token, names owned platform-wide, trust ignored.
+//! Provider profiles: the tenant from the token, names owned platform-wide, trust never self-declared.
 
 use crate::{Publisher, assert_error, name, provider_body, tenant};
 use serde_json::json;
 
 #[tokio::test]
-async fn registers_a_provider_for_the_callers_tenant_and_ignores_self_declared_trust() {
+async fn registers_a_provider_for_the_callers_tenant_and_refuses_self_declared_trust() {
     let p = Publisher::start().await;
     let (owner, other) = (tenant(), tenant());
     let agent = name("Lingua");
-    let mut body = provider_body(&agent);
-    body["trust_tier"] = json!("PLATINUM");
-    body["trust_score"] = json!(1.0);
-    body["tenant_id"] = json!(other);
-    let (status, created) = p.tenant(&owner).post("/v1/providers", &body).await;
+    // Trust and tenant are never the caller's to declare: such a body is refused whole.
+    for (field, value) in [("trust_tier", json!("PLATINUM")), ("trust_score", json!(1.0)), ("tenant_id", json!(other))]
+    {
+        let mut body = provider_body(&agent);
+        body[field] = value;
+        let refused = p.tenant(&owner).post("/v1/providers", &body).await;
+        assert_error(&refused, 400, "VALIDATION_ERROR");
+        assert!(refused.1["error"]["message"].as_str().unwrap().contains(field), "{}", refused.1);
+    }
+    assert_eq!(p.count("SELECT count(*) FROM providers").await, 0);
+    let (status, created) = p.tenant(&owner).post("/v1/providers", &provider_body(&agent)).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "ACTIVE");
-    assert_eq!(created["trust_tier"], "BRONZE", "self-declared trust is ignored");
+    assert_eq!(created["trust_tier"], "BRONZE", "everyone starts BRONZE");
     let id = created["provider_id"].as_str().unwrap();
     assert!(id.starts_with("prov_"));
     assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
@@ -47,7 +53,7 @@ async fn registers_a_provider_for_the_callers_tenant_and_ignores_self_declared_t
             && public.get("bid_webhook").is_none()
     );
     assert_error(&p.tenant(&owner).get("/v1/providers/prov_00000000000000000000000000").await, 404, "NOT_FOUND");
-    assert_error(&p.tenant(&owner).get("/v1/providers/prov_%00").await, 404, "NOT_FOUND");
+    assert_error(&p.tenant(&owner).get("/v1/providers/prov_%00").await, 400, "INVALID_CHARACTERS");
     p.service.stop().await;
 }
 
@@ -97,14 +103,20 @@ async fn bad_registrations_are_refused_naming_the_field_and_nothing_is_stored() 
         ("contact_email", json!(null)),
         ("capabilities", json!(["ok", ""])),
         ("metadata", json!("text")),
-        ("metadata", json!({ "nul": "a\u{0}b" })),
-        ("description", json!("a\u{0}b")),
     ];
     for (field, value) in cases {
         let mut body = provider_body(&name("bad"));
         body[field] = value.clone();
         let result = t.post("/v1/providers", &body).await;
         assert_error(&result, 400, "VALIDATION_ERROR");
+        let message = result.1["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}={value}: {message}");
+    }
+    for (field, value) in [("metadata", json!({ "nul": "a\u{0}b" })), ("description", json!("a\u{0}b"))] {
+        let mut body = provider_body(&name("bad"));
+        body[field] = value.clone();
+        let result = t.post("/v1/providers", &body).await;
+        assert_error(&result, 400, "INVALID_CHARACTERS");
         let message = result.1["error"]["message"].as_str().unwrap();
         assert!(message.contains(field), "{field}={value}: {message}");
     }
@@ -153,7 +165,10 @@ async fn search_finds_active_providers_by_skill_and_trust() {
     let (_, found) = a.get("/v1/providers/search?min_trust=0.3").await;
     assert_eq!(found["total"], 2);
     let (_, found) = a.get("/v1/providers/search?limit=1").await;
-    assert_eq!(found["total"], 1);
+    assert_eq!((ids(&found), found["total"].as_i64()), (vec![translator.clone()], Some(2)), "total counts every match");
+    let (_, found) = a.get("/v1/providers/search?limit=1&offset=1").await;
+    assert_eq!(ids(&found), vec![coder.clone()]);
+    assert_error(&a.get("/v1/providers/search?offset=-5").await, 400, "VALIDATION_ERROR");
     assert_error(&a.get("/v1/providers/search?limit=0").await, 400, "VALIDATION_ERROR");
     assert_error(&a.get("/v1/providers/search?limit=101").await, 400, "VALIDATION_ERROR");
     assert_error(&a.get("/v1/providers/search?min_trust=2").await, 400, "VALIDATION_ERROR");

@@ -72,16 +72,12 @@ async fn submits_work_and_notifies_matching_providers_in_one_transaction() {
 }
 
 #[tokio::test]
-async fn the_bid_window_is_clamped_and_defaults_to_thirty_seconds() {
+async fn the_bid_window_is_bounded_and_defaults_to_thirty_seconds() {
     let p = Publisher::start().await;
     let t = p.tenant(&tenant());
-    for (asked, stored) in [
-        (json!(1), 5_000),
-        (json!(-7), 5_000),
-        (json!(999_999_999), 300_000),
-        (Value::Null, 30_000),
-        (json!(12_345), 12_345),
-    ] {
+    for (asked, stored) in
+        [(Value::Null, 30_000), (json!(12_345), 12_345), (json!(5_000), 5_000), (json!(300_000), 300_000)]
+    {
         let mut body = work_body("data.labeling");
         body["bid_window_ms"] = asked.clone();
         let (status, created) = t.post("/v1/work", &body).await;
@@ -89,6 +85,16 @@ async fn the_bid_window_is_clamped_and_defaults_to_thirty_seconds() {
         let (_, view) = t.get(&format!("/v1/work/{}", created["work_id"].as_str().unwrap())).await;
         assert_eq!(view["bid_window_ms"], stored, "asked {asked}");
     }
+    // Out of range is refused, never silently clamped, and nothing is stored.
+    let before = p.count("SELECT count(*) FROM work").await;
+    for asked in [json!(1), json!(-1), json!(4_999), json!(300_001), json!(999_999_999)] {
+        let mut body = work_body("data.labeling");
+        body["bid_window_ms"] = asked.clone();
+        let (status, answer) = t.post("/v1/work", &body).await;
+        assert_eq!(status, 400, "asked {asked}: {answer}");
+        assert_eq!(answer["error"]["code"], "VALIDATION_ERROR");
+    }
+    assert_eq!(p.count("SELECT count(*) FROM work").await, before);
     p.service.stop().await;
 }
 
@@ -117,10 +123,10 @@ async fn bad_work_is_refused_naming_the_field_and_nothing_is_stored() {
         ("regions", "VALIDATION_ERROR", Box::new(|b| b["constraints"]["regions"] = json!([""]))),
         ("bid_window_ms", "VALIDATION_ERROR", Box::new(|b| b["bid_window_ms"] = json!("soon"))),
         ("bid_window_ms", "VALIDATION_ERROR", Box::new(|b| b["bid_window_ms"] = json!(5000.5))),
-        ("payload", "VALIDATION_ERROR", Box::new(|b| b["payload"] = json!({ "k\u{0}": 1 }))),
+        ("payload", "INVALID_CHARACTERS", Box::new(|b| b["payload"] = json!({ "k\u{0}": 1 }))),
         ("payload", "VALIDATION_ERROR", Box::new(|b| b["payload"] = json!("x".repeat(300 * 1024)))),
-        ("success_criteria", "VALIDATION_ERROR", Box::new(|b| b["success_criteria"] = json!(["\u{0}"]))),
-        ("description", "VALIDATION_ERROR", Box::new(|b| b["description"] = json!("a\u{0}"))),
+        ("success_criteria", "INVALID_CHARACTERS", Box::new(|b| b["success_criteria"] = json!(["\u{0}"]))),
+        ("description", "INVALID_CHARACTERS", Box::new(|b| b["description"] = json!("a\u{0}"))),
     ];
     for (field, code, change) in cases {
         let mut body = work_body("translation.legal");
@@ -178,8 +184,8 @@ async fn listings_show_own_work_and_matching_open_work_of_others() {
     assert_error(&provider_tenant.get(&format!("/v1/work/{cheap}")).await, 404, "NOT_FOUND");
     assert_error(&p.tenant(&tenant()).get(&format!("/v1/work/{legal}")).await, 404, "NOT_FOUND");
     assert_error(&consumer.get("/v1/work/work_00000000000000000000000000").await, 404, "NOT_FOUND");
-    assert_error(&consumer.get("/v1/work/work_%00").await, 404, "NOT_FOUND");
-    assert_error(&consumer.get("/v1/work/%00/bids").await, 404, "NOT_FOUND");
+    assert_error(&consumer.get("/v1/work/work_%00").await, 400, "INVALID_CHARACTERS");
+    assert_error(&consumer.get("/v1/work/%00/bids").await, 400, "INVALID_CHARACTERS");
     assert_error(&consumer.get("/v1/work?status=DONE").await, 400, "VALIDATION_ERROR");
     assert_error(&consumer.get("/v1/work?limit=500").await, 400, "VALIDATION_ERROR");
     assert_eq!(consumer.get("/v1/work?limit=abc").await.0, 400);
@@ -228,6 +234,6 @@ async fn the_owner_cancels_open_or_evaluating_work_and_nothing_else() {
     assert_eq!(events[0]["previous_status"], "OPEN");
     assert_eq!(events[1]["previous_status"], "EVALUATING");
     assert_error(&owner.post("/v1/work/work_00000000000000000000000000/cancel", &json!({})).await, 404, "NOT_FOUND");
-    assert_error(&owner.post("/v1/work/work_%00/cancel", &json!({})).await, 404, "NOT_FOUND");
+    assert_error(&owner.post("/v1/work/work_%00/cancel", &json!({})).await, 400, "INVALID_CHARACTERS");
     p.service.stop().await;
 }
