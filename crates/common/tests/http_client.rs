@@ -557,15 +557,15 @@ async fn per_call_timeout_bounds_each_attempt() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn five_server_errors_open_the_breaker_and_the_sixth_call_never_reaches_the_server() {
-    let server = TestServer::start([], reply(500)).await;
-    let config = test_config();
+async fn five_unavailable_answers_open_the_breaker_and_the_sixth_call_never_reaches_the_server() {
+    let server = TestServer::start([], reply(503)).await;
+    let config = HttpClientConfig { max_retries: 0, ..test_config() };
     let client = client(&config);
     let ledger = server.downstream("ledger");
 
     for call in 1..=5 {
         let response = client.call(&ledger, RequestSpec::get("/v1/x")).await.unwrap();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "call {call}");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "call {call}");
     }
     assert_eq!(client.breaker_state("ledger"), Some(BreakerState::Open));
 
@@ -587,6 +587,24 @@ async fn five_server_errors_open_the_breaker_and_the_sixth_call_never_reaches_th
 }
 
 #[tokio::test]
+async fn answers_a_caller_can_provoke_never_open_the_breaker() {
+    // 500 (a bug on one request), 429 (back-pressure), 408 and any other 4xx: one tenant's
+    // requests must not be able to open the breaker that every tenant's traffic goes through.
+    for status in [500, 429, 408, 400, 404, 409, 422] {
+        let server = TestServer::start([], reply(status)).await;
+        let config = HttpClientConfig { max_retries: 0, breaker_failure_threshold: 2, ..test_config() };
+        let client = client(&config);
+        let ledger = server.downstream("ledger");
+        for _ in 0..20 {
+            let response = client.call(&ledger, RequestSpec::get("/v1/x")).await.unwrap();
+            assert_eq!(response.status().as_u16(), status);
+        }
+        assert_eq!(client.breaker_state("ledger"), Some(BreakerState::Closed), "after 20 × {status}");
+        assert_eq!(server.hits(), 20, "every {status} reached the server");
+    }
+}
+
+#[tokio::test]
 async fn retries_stop_as_soon_as_the_breaker_opens() {
     let server = TestServer::start([], reply(503)).await;
     let config = HttpClientConfig { max_retries: 5, breaker_failure_threshold: 2, ..test_config() };
@@ -603,7 +621,7 @@ async fn retries_stop_as_soon_as_the_breaker_opens() {
 
 #[tokio::test]
 async fn an_open_breaker_recovers_through_half_open_probes() {
-    let server = TestServer::start([reply(500)], reply(200)).await;
+    let server = TestServer::start([reply(502)], reply(200)).await;
     let config = HttpClientConfig {
         breaker_failure_threshold: 1,
         breaker_open_duration: Duration::from_millis(100),
@@ -732,8 +750,8 @@ async fn metrics_are_labelled_by_downstream_and_outcome() {
     let handle = recorder.handle();
     let _recorder = metrics::set_default_local_recorder(&recorder);
 
-    let server = TestServer::start([reply(404)], reply(500)).await;
-    let config = HttpClientConfig { breaker_failure_threshold: 1, ..test_config() };
+    let server = TestServer::start([reply(404)], reply(503)).await;
+    let config = HttpClientConfig { max_retries: 0, breaker_failure_threshold: 1, ..test_config() };
     let client = client(&config);
     let ledger = server.downstream("ledger");
     client.call(&ledger, RequestSpec::get("/v1/things/1")).await.unwrap();

@@ -80,10 +80,14 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
     )
 }
 
-/// Answers that count as failures for the circuit breaker: 5xx, 408 and 429. Any other 4xx
-/// means the downstream is healthy and this request was wrong.
+/// Answers that count as failures for the circuit breaker: those that say the downstream
+/// (or the proxy in front of it) is unwell — 502, 503 and 504. Transport errors and timeouts
+/// count too (see the client). Nothing a caller's input can provoke counts: not a 4xx, not a
+/// 429 (back-pressure, already honoured by the retry), and not a 500, which is a bug in how
+/// the downstream handled one request — counting it would let one tenant's requests deny
+/// service to every other tenant (ADR 0011).
 pub fn is_breaker_failure(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS
+    matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
 }
 
 /// The delay asked for by a `Retry-After: <seconds>` header on a 429 or 503, if any.
