@@ -55,7 +55,7 @@ impl From<ApiError> for Error {
 impl From<crate::ledger::LedgerError> for Error {
     fn from(error: crate::ledger::LedgerError) -> Self {
         match error {
-            crate::ledger::LedgerError::Closed => Error::Unavailable,
+            crate::ledger::LedgerError::Closed | crate::ledger::LedgerError::Unavailable => Error::Unavailable,
             crate::ledger::LedgerError::Database(e) => Error::Database(e),
         }
     }

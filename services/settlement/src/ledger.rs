@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Most transfers committed in one transaction (and the largest batch the API accepts).
-pub const MAX_BATCH: usize = 8189;
+pub const MAX_BATCH: usize = aex_api::limits::MAX_TRANSFER_BATCH;
 /// Requests waiting for the batcher before callers are told to back off.
 const QUEUE_DEPTH: usize = 16_384;
 
@@ -47,8 +47,32 @@ pub struct TransferOutcome {
 pub enum LedgerError {
     #[error("the ledger is shutting down")]
     Closed,
+    /// The database could not be reached (connection lost, pool exhausted); nothing was
+    /// committed and the same ids can be sent again.
+    #[error("the database is unavailable")]
+    Unavailable,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// How a job whose batch failed is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobFailure {
+    /// The database is out of reach: every job of the batch is told so.
+    Unavailable,
+    /// The database refused this job's own writes (found by isolating it from the batch).
+    Refused,
+}
+
+impl JobFailure {
+    /// Server-reported errors are tied to what was written, so isolating the job that caused
+    /// them lets the others commit; anything else (I/O, pool) would fail every attempt alike.
+    fn of(error: &LedgerError) -> Self {
+        match error {
+            LedgerError::Database(sqlx::Error::Database(_)) => Self::Refused,
+            _ => Self::Unavailable,
+        }
+    }
 }
 
 impl aex_common::db::Retryable for LedgerError {
@@ -73,7 +97,7 @@ pub trait BatchEffect: Send + Sync {
 struct Job {
     requests: Vec<TransferRequest>,
     effect: Option<Arc<dyn BatchEffect>>,
-    reply: oneshot::Sender<Result<Vec<TransferOutcome>, String>>,
+    reply: oneshot::Sender<Result<Vec<TransferOutcome>, JobFailure>>,
 }
 
 /// Handle to the batcher. Cheap to clone.
@@ -89,6 +113,12 @@ impl Ledger {
         (Self { queue }, run_batcher(pool, receiver, shutdown))
     }
 
+    /// Jobs waiting for the batcher, as the `aex_ledger_queue_depth` gauge.
+    fn record_queue_depth(&self) {
+        let waiting = self.queue.max_capacity().saturating_sub(self.queue.capacity());
+        metrics::gauge!("aex_ledger_queue_depth").set(waiting as f64);
+    }
+
     /// Commits `requests` (in order, within one batch) and returns one outcome per request.
     pub async fn submit(&self, requests: Vec<TransferRequest>) -> Result<Vec<TransferOutcome>, LedgerError> {
         self.submit_with_effect(requests, None).await
@@ -102,9 +132,13 @@ impl Ledger {
     ) -> Result<Vec<TransferOutcome>, LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Job { requests, effect, reply }).await.map_err(|_| LedgerError::Closed)?;
+        self.record_queue_depth();
         match answer.await {
             Ok(Ok(outcomes)) => Ok(outcomes),
-            Ok(Err(message)) => Err(LedgerError::Database(sqlx::Error::Protocol(message))),
+            Ok(Err(JobFailure::Unavailable)) => Err(LedgerError::Unavailable),
+            Ok(Err(JobFailure::Refused)) => {
+                Err(LedgerError::Database(sqlx::Error::Protocol("the database refused this request's writes".into())))
+            }
             Err(_) => Err(LedgerError::Closed),
         }
     }
@@ -136,43 +170,61 @@ async fn run_batcher(pool: PgPool, mut receiver: mpsc::Receiver<Job>, shutdown: 
             }
         }
         metrics::histogram!("aex_ledger_batch_size").record(size as f64);
+        metrics::gauge!("aex_ledger_queue_depth").set(receiver.len() as f64);
         commit_and_answer(&pool, jobs).await;
     }
     tracing::info!(task = "ledger-batcher", "stopped");
 }
 
-async fn commit_and_answer(pool: &PgPool, jobs: Vec<Job>) {
-    if jobs.is_empty() {
-        return;
-    }
-    let requests: Vec<TransferRequest> = jobs.iter().flat_map(|j| j.requests.iter().cloned()).collect();
-    let mut effects: Vec<(Range<usize>, Arc<dyn BatchEffect>)> = Vec::new();
-    let mut start = 0;
-    for job in &jobs {
-        let end = start + job.requests.len();
-        if let Some(effect) = &job.effect {
-            effects.push((start..end, effect.clone()));
+/// Commits `jobs` as one batch and answers each. If the database refuses the batch for a
+/// reason tied to what it writes (a constraint, a value it cannot store, a failing effect),
+/// the batch is split in halves and each half committed on its own, recursively, so only the
+/// job that causes the refusal fails and its neighbours — other tenants' requests — commit.
+fn commit_and_answer(pool: &PgPool, jobs: Vec<Job>) -> BoxFuture<'_, ()> {
+    Box::pin(async move {
+        if jobs.is_empty() {
+            return;
         }
-        start = end;
-    }
-    let started = std::time::Instant::now();
-    let result = retry_on_conflict(5, || commit_batch(pool, &requests, &effects)).await;
-    metrics::histogram!("aex_ledger_batch_commit_seconds").record(started.elapsed().as_secs_f64());
-    match result {
-        Ok(mut outcomes) => {
-            for job in jobs.into_iter().rev() {
-                let split = outcomes.len().saturating_sub(job.requests.len());
-                let mine = outcomes.split_off(split);
-                let _ = job.reply.send(Ok(mine));
+        let requests: Vec<TransferRequest> = jobs.iter().flat_map(|j| j.requests.iter().cloned()).collect();
+        let mut effects: Vec<(Range<usize>, Arc<dyn BatchEffect>)> = Vec::new();
+        let mut start = 0;
+        for job in &jobs {
+            let end = start + job.requests.len();
+            if let Some(effect) = &job.effect {
+                effects.push((start..end, effect.clone()));
             }
+            start = end;
         }
-        Err(error) => {
-            tracing::error!(%error, transfers = requests.len(), "ledger batch failed");
-            for job in jobs {
-                let _ = job.reply.send(Err("ledger batch failed".to_string()));
+        let started = std::time::Instant::now();
+        let result = retry_on_conflict(5, || commit_batch(pool, &requests, &effects)).await;
+        metrics::histogram!("aex_ledger_batch_commit_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(mut outcomes) => {
+                for job in jobs.into_iter().rev() {
+                    let split = outcomes.len().saturating_sub(job.requests.len());
+                    let mine = outcomes.split_off(split);
+                    let _ = job.reply.send(Ok(mine));
+                }
             }
+            Err(error) => match JobFailure::of(&error) {
+                JobFailure::Refused if jobs.len() > 1 => {
+                    tracing::warn!(%error, jobs = jobs.len(), transfers = requests.len(), "ledger batch refused; isolating the cause");
+                    metrics::counter!("aex_ledger_batch_splits_total").increment(1);
+                    let mut first = jobs;
+                    let second = first.split_off(first.len() / 2);
+                    commit_and_answer(pool, first).await;
+                    commit_and_answer(pool, second).await;
+                }
+                failure => {
+                    let ids: Vec<&str> = requests.iter().take(5).map(|r| r.id.as_str()).collect();
+                    tracing::error!(%error, ?failure, transfers = requests.len(), first_ids = ?ids, "ledger batch failed");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(failure));
+                    }
+                }
+            },
         }
-    }
+    })
 }
 
 /// A stable digest of what a request asks for, to tell a replay from a reuse of its id.

@@ -6,6 +6,7 @@ mod audit;
 mod crash;
 mod escrow;
 mod funds;
+mod isolation;
 mod operations;
 mod receipts;
 mod reports;
