@@ -26,7 +26,11 @@ pub const CONTRACT_TTL_SECONDS: u64 = 20;
 pub struct Stack {
     pub gateway: RunningService,
     pub admin_key: String,
-    _services: Vec<RunningService>,
+    /// The services behind the gateway, by name (`settlement`, `work-publisher`, …), for tests
+    /// that check what a service answers to a caller that bypasses the gateway.
+    pub services: Vec<(&'static str, RunningService)>,
+    /// The secret the services verify service tokens with.
+    pub token_secret: String,
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
@@ -129,16 +133,18 @@ impl Stack {
         );
         let config = aex_gateway::Config::try_parse_from(args).expect("gateway configuration");
         let gateway = aex_testkit::spawn_service(|l, s| aex_gateway::run(config, l, s)).await;
-        Stack { gateway, admin_key, _services: vec![settlement, work_publisher, certauth, evaluator] }
+        let services = vec![
+            ("settlement", settlement),
+            ("work-publisher", work_publisher),
+            ("certauth", certauth),
+            ("bid-evaluator", evaluator),
+        ];
+        Stack { gateway, admin_key, services, token_secret: gateway_sut.token_secret.clone() }
     }
 
     /// A client of the gateway with `key`.
     pub fn client(&self, key: &str) -> Client {
-        Client::builder(&self.gateway.base_url)
-            .api_key(key)
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("a client")
+        Client::builder(&self.gateway.base_url).api_key(key).timeout(Duration::from_secs(20)).build().expect("a client")
     }
 
     /// A client without credentials.
@@ -154,8 +160,12 @@ impl Stack {
     /// A new tenant of `tenant_type`, created by the operator, and a client with its first key.
     pub async fn tenant(&self, tenant_type: TenantType) -> (CreatedTenant, Client) {
         let name = format!("Tenant {}", aex_testkit::unique_suffix());
-        let created =
-            self.operator().tenants().create(&NewTenant::new(name, tenant_type)).await.expect("the operator creates a tenant");
+        let created = self
+            .operator()
+            .tenants()
+            .create(&NewTenant::new(name, tenant_type))
+            .await
+            .expect("the operator creates a tenant");
         let client = self.client(created.api_key.key.expose());
         (created, client)
     }

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
 
 mod duplicates;
+mod hostile;
 mod isolation;
 mod market;
 mod paths;
+mod schema;
 mod story;
