@@ -35,7 +35,7 @@ pub struct Summary {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
-    /// Failed requests by `STATUS CODE` (`429 rate_limited`), or by code alone when there was
+    /// Failed requests by `STATUS CODE` (`429 RATE_LIMITED`), or by code alone when there was
     /// no answer (`UNREACHABLE`).
     pub errors: BTreeMap<String, u64>,
 }
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn the_summary_counts_every_request_and_sorts_latencies_itself() {
-        let errors = BTreeMap::from([("429 rate_limited".to_string(), 3), ("UNREACHABLE".to_string(), 1)]);
+        let errors = BTreeMap::from([("429 RATE_LIMITED".to_string(), 3), ("UNREACHABLE".to_string(), 1)]);
         let latencies = ms_list(&[40, 10, 30, 20, 1_000, 50]);
         let summary = summarize(latencies, errors.clone(), Duration::from_secs(2));
         assert_eq!(
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_text_shows_throughput_latency_and_each_error_code() {
-        let errors = BTreeMap::from([("402 INSUFFICIENT_FUNDS".to_string(), 2), ("429 rate_limited".to_string(), 5)]);
+        let errors = BTreeMap::from([("402 INSUFFICIENT_FUNDS".to_string(), 2), ("429 RATE_LIMITED".to_string(), 5)]);
         let summary = summarize(ms_list(&[3, 4]), errors, Duration::from_millis(2_500));
         let args = BenchArgs { seconds: 2, concurrency: 4, scenario: Scenario::Transfer, to: None };
         let text = summary_text("transfer", &args, &summary);
@@ -328,6 +328,6 @@ mod tests {
         assert_eq!(lines[2], "  throughput  3 requests/s");
         assert_eq!(lines[3], "  latency     p50 3.00 ms  p99 4.00 ms  max 4.00 ms  (successful requests)");
         assert_eq!(lines[4], "  errors           2  402 INSUFFICIENT_FUNDS");
-        assert_eq!(lines[5], "                   5  429 rate_limited");
+        assert_eq!(lines[5], "                   5  429 RATE_LIMITED");
     }
 }

@@ -387,9 +387,10 @@ impl<'a> Call<'a> {
                     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
                     let error = Error::from_answer(status.as_u16(), request_id, retry_after(&headers), &body);
                     // An exchanged token the gateway refuses (expired early, secret rotated):
-                    // exchange once more and repeat, whatever the retry budget.
+                    // exchange once more and repeat, whatever the retry budget. Gateways older
+                    // than the UPPER_SNAKE codes say `invalid_token` (docs/api/errors.md).
                     if status == StatusCode::UNAUTHORIZED
-                        && error.code() == Some("invalid_token")
+                        && matches!(error.code(), Some("INVALID_TOKEN" | "invalid_token"))
                         && !refreshed_token
                         && inner.credentials.forget_token().await
                     {

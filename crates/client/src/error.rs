@@ -10,8 +10,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a call failed.
 ///
-/// Match on [`Error::code`] (the stable `UPPER_SNAKE` or, for authentication, lower-case code of
-/// the error envelope), never on the message:
+/// Match on [`Error::code`] (the stable `UPPER_SNAKE` code of the error envelope; see
+/// `docs/api/errors.md`), never on the message:
 ///
 /// ```no_run
 /// # async fn demo(client: aex_client::Client, id: aex_types::WorkId) -> aex_client::Result<()> {
@@ -32,7 +32,7 @@ pub enum Error {
     Api {
         /// The HTTP status.
         status: u16,
-        /// The stable code, e.g. `INSUFFICIENT_FUNDS`, `NOT_FOUND`, `invalid_api_key`. For an answer
+        /// The stable code, e.g. `INSUFFICIENT_FUNDS`, `NOT_FOUND`, `INVALID_API_KEY`. For an answer
         /// without the envelope (a proxy in between), a code derived from the status.
         code: String,
         /// A message safe to show; never parse it.
@@ -115,7 +115,7 @@ impl Error {
         self.status() == Some(401)
     }
 
-    /// 403: the credentials lack the scope (`insufficient_scope`) or the tenant is suspended.
+    /// 403: the credentials lack the scope (`INSUFFICIENT_SCOPE`) or the tenant is suspended.
     pub fn is_forbidden(&self) -> bool {
         self.status() == Some(403)
     }

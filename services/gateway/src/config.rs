@@ -45,7 +45,7 @@ pub struct LimitArgs {
     /// never share counters or replayed responses.
     #[arg(long = "redis-key-prefix", env = "AEX_REDIS_KEY_PREFIX", default_value = "aex:")]
     pub redis_key_prefix: String,
-    /// Most Redis calls in flight at once; beyond it requests answer 429 `service_overloaded`
+    /// Most Redis calls in flight at once; beyond it requests answer 429 `SERVICE_OVERLOADED`
     /// at once instead of queueing.
     #[arg(long = "redis-max-in-flight", env = "AEX_REDIS_MAX_IN_FLIGHT", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

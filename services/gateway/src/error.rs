@@ -1,7 +1,8 @@
 //! Every way a gateway request can fail, each with its HTTP status and stable code.
 //!
-//! Authentication and authorization codes are lower-case (`invalid_api_key`, `insufficient_scope`)
-//! as the original AEX clients expect; the others follow the platform's UPPER_SNAKE convention.
+//! Every code is `UPPER_SNAKE`, like every other AEX service. The authentication,
+//! authorization and rate-limit codes used to be lower-case; `docs/api/errors.md` maps the old
+//! spellings to these for clients that matched them.
 
 use crate::domain::FieldError;
 use aex_common::server::ApiError;
@@ -110,11 +111,11 @@ impl Error {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::AuthenticationRequired => "authentication_required",
-            Self::InvalidApiKey => "invalid_api_key",
-            Self::InvalidToken(_) => "invalid_token",
-            Self::TenantSuspended => "tenant_suspended",
-            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::InvalidToken(_) => "INVALID_TOKEN",
+            Self::TenantSuspended => "TENANT_SUSPENDED",
+            Self::InsufficientScope(_) => "INSUFFICIENT_SCOPE",
             Self::ScopeNotGrantable(_) => "SCOPE_NOT_GRANTABLE",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Validation { .. } => "VALIDATION_ERROR",
@@ -122,9 +123,9 @@ impl Error {
             Self::KeyNotRotatable(_) => "KEY_NOT_ROTATABLE",
             Self::OperatorTenant => "OPERATOR_TENANT",
             Self::UpstreamUnavailable { .. } => "SERVICE_UNAVAILABLE",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::RateLimitUnavailable => "rate_limit_unavailable",
-            Self::Overloaded => "service_overloaded",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimitUnavailable => "RATE_LIMIT_UNAVAILABLE",
+            Self::Overloaded => "SERVICE_OVERLOADED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::RequestInProgress => "REQUEST_IN_PROGRESS",
             Self::IdempotencyUnavailable => "IDEMPOTENCY_UNAVAILABLE",
@@ -211,11 +212,11 @@ mod tests {
     #[tokio::test]
     async fn each_variant_has_its_status_code_and_a_safe_body() {
         let cases = [
-            (Error::AuthenticationRequired, 401, "authentication_required"),
-            (Error::InvalidApiKey, 401, "invalid_api_key"),
-            (Error::InvalidToken("expired"), 401, "invalid_token"),
-            (Error::TenantSuspended, 403, "tenant_suspended"),
-            (Error::InsufficientScope("billing:write"), 403, "insufficient_scope"),
+            (Error::AuthenticationRequired, 401, "AUTHENTICATION_REQUIRED"),
+            (Error::InvalidApiKey, 401, "INVALID_API_KEY"),
+            (Error::InvalidToken("expired"), 401, "INVALID_TOKEN"),
+            (Error::TenantSuspended, 403, "TENANT_SUSPENDED"),
+            (Error::InsufficientScope("billing:write"), 403, "INSUFFICIENT_SCOPE"),
             (Error::ScopeNotGrantable("admin".into()), 403, "SCOPE_NOT_GRANTABLE"),
             (Error::NotFound("tenant"), 404, "NOT_FOUND"),
             (Error::Validation { field: "name", message: "name is required".into() }, 400, "VALIDATION_ERROR"),
@@ -230,9 +231,9 @@ mod tests {
             (Error::UpstreamTimeout { service: "settlement" }, 504, "GATEWAY_TIMEOUT"),
             (Error::UpstreamUnreachable { service: "settlement" }, 502, "BAD_GATEWAY"),
             (Error::Internal("secret detail password=hunter2".into()), 500, "INTERNAL_ERROR"),
-            (Error::RateLimited { retry_after: Duration::from_millis(1500) }, 429, "rate_limited"),
-            (Error::RateLimitUnavailable, 503, "rate_limit_unavailable"),
-            (Error::Overloaded, 429, "service_overloaded"),
+            (Error::RateLimited { retry_after: Duration::from_millis(1500) }, 429, "RATE_LIMITED"),
+            (Error::RateLimitUnavailable, 503, "RATE_LIMIT_UNAVAILABLE"),
+            (Error::Overloaded, 429, "SERVICE_OVERLOADED"),
             (Error::IdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"),
             (Error::RequestInProgress, 409, "REQUEST_IN_PROGRESS"),
             (Error::IdempotencyUnavailable, 503, "IDEMPOTENCY_UNAVAILABLE"),
@@ -244,8 +245,8 @@ mod tests {
             assert!(!body.to_string().contains("hunter2"));
             match code {
                 "SERVICE_UNAVAILABLE" => assert_eq!(retry.as_deref(), Some("7")),
-                "rate_limited" => assert_eq!(retry.as_deref(), Some("2"), "rounded up"),
-                "rate_limit_unavailable" | "service_overloaded" | "IDEMPOTENCY_UNAVAILABLE" => {
+                "RATE_LIMITED" => assert_eq!(retry.as_deref(), Some("2"), "rounded up"),
+                "RATE_LIMIT_UNAVAILABLE" | "SERVICE_OVERLOADED" | "IDEMPOTENCY_UNAVAILABLE" => {
                     assert!(retry.is_some(), "{code} tells when to retry")
                 }
                 _ => {}

@@ -44,7 +44,7 @@ async fn a_certificate_is_requested_approved_verified_and_revoked() {
 
     // Only the operator approves.
     let error = provider.certificates().approve(&request.request_id).await.unwrap_err();
-    assert_eq!((error.status(), error.code()), (Some(403), Some("insufficient_scope")));
+    assert_eq!((error.status(), error.code()), (Some(403), Some("INSUFFICIENT_SCOPE")));
     let issued = operator.certificates().approve(&request.request_id).await.unwrap();
     assert_eq!((issued.status.as_str(), issued.provider_id.as_str()), ("ACTIVE", provider_id.as_str()));
     assert_eq!(issued.request_id.as_ref(), Some(&request.request_id));

@@ -51,11 +51,11 @@ async fn errors_carry_the_status_and_stable_code_of_the_envelope() {
     let unknown = stack.client(&format!("aexk_{}", "0".repeat(64)));
     let error = unknown.tenants().get(&first.tenant.id).await.unwrap_err();
     assert!(error.is_unauthorized(), "{error}");
-    assert_eq!(error.code(), Some("invalid_api_key"));
+    assert_eq!(error.code(), Some("INVALID_API_KEY"));
     assert!(error.request_id().is_some_and(|id| !id.is_empty()));
 
     let error = stack.anonymous().tenants().get(&first.tenant.id).await.unwrap_err();
-    assert_eq!((error.status(), error.code()), (Some(401), Some("authentication_required")));
+    assert_eq!((error.status(), error.code()), (Some(401), Some("AUTHENTICATION_REQUIRED")));
 
     // Another tenant's answers as if it did not exist.
     let error = client.tenants().get(&second.tenant.id).await.unwrap_err();
@@ -63,7 +63,7 @@ async fn errors_carry_the_status_and_stable_code_of_the_envelope() {
     assert_eq!(error.code(), Some("NOT_FOUND"));
 
     let error = client.tenants().create(&NewTenant::new("Rogue", TenantType::Both)).await.unwrap_err();
-    assert_eq!((error.status(), error.code()), (Some(403), Some("insufficient_scope")));
+    assert_eq!((error.status(), error.code()), (Some(403), Some("INSUFFICIENT_SCOPE")));
     assert!(error.is_forbidden());
 
     let error = stack.operator().tenants().create(&NewTenant::new("", TenantType::Both)).await.unwrap_err();
@@ -71,7 +71,7 @@ async fn errors_carry_the_status_and_stable_code_of_the_envelope() {
     assert!(error.is_invalid_request());
 
     let exchange = stack.anonymous().auth().exchange(&format!("aexk_{}", "1".repeat(64))).await.unwrap_err();
-    assert_eq!(exchange.code(), Some("invalid_api_key"));
+    assert_eq!(exchange.code(), Some("INVALID_API_KEY"));
 }
 
 #[tokio::test]
@@ -108,7 +108,7 @@ async fn api_keys_page_stream_rotate_and_revoke() {
     assert!(revoked.revoked);
     assert_eq!(revoked.id, rotated.key.id);
     let error = successor.tenants().get(&created.tenant.id).await.unwrap_err();
-    assert_eq!(error.code(), Some("invalid_api_key"));
+    assert_eq!(error.code(), Some("INVALID_API_KEY"));
 }
 
 #[tokio::test]

@@ -179,5 +179,5 @@ async fn fees_receipt_keys_market_feed_and_missing_settlements() {
     assert!(links.windows(2).all(|pair| pair[0].seq + 1 == pair[1].seq && pair[0].hash == pair[1].prev_hash));
 
     let error = client.audit().verify_journal().await.unwrap_err();
-    assert_eq!(error.code(), Some("insufficient_scope"));
+    assert_eq!(error.code(), Some("INSUFFICIENT_SCOPE"));
 }

@@ -147,15 +147,15 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
             op = op
                 .security(SecurityRequirement::new(API_KEY, [scope]))
                 .security(SecurityRequirement::new(BEARER, [scope]))
-                .response("401", error_response("authentication_required, invalid_api_key or invalid_token", false))
-                .response("403", error_response(&format!("insufficient_scope: requires {scope}"), false))
-                .response("429", error_response("rate_limited or service_overloaded", true));
+                .response("401", error_response("AUTHENTICATION_REQUIRED, INVALID_API_KEY or INVALID_TOKEN", false))
+                .response("403", error_response(&format!("INSUFFICIENT_SCOPE: requires {scope}"), false))
+                .response("429", error_response("RATE_LIMITED or SERVICE_OVERLOADED", true));
         }
     }
     if MONEY_ROUTES.contains(&(route.verb, route.pattern)) {
         op = op.description(Some(
             "Moves money: a tighter per-tenant limit applies in addition, and while the rate-limit store is \
-             unavailable the route answers 503 rate_limit_unavailable with Retry-After.",
+             unavailable the route answers 503 RATE_LIMIT_UNAVAILABLE with Retry-After.",
         ));
     }
     op.response("default", error_response("error envelope", false)).build()

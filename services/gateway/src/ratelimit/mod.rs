@@ -16,8 +16,8 @@
 //!
 //! When Redis is unavailable: reads and non-money writes fall back to the in-process
 //! limiter (logged at most every [`FALLBACK_LOG_INTERVAL`], counted in
-//! `aex_ratelimit_fallback_total`); money routes answer 503 `rate_limit_unavailable`.
-//! When too many Redis calls are in flight, every class answers 429 `service_overloaded`.
+//! `aex_ratelimit_fallback_total`); money routes answer 503 `RATE_LIMIT_UNAVAILABLE`.
+//! When too many Redis calls are in flight, every class answers 429 `SERVICE_OVERLOADED`.
 
 mod fallback;
 

@@ -17,12 +17,12 @@ fn now() -> u64 {
 async fn missing_malformed_and_unknown_credentials_are_401_and_never_forwarded() {
     let gw = crate::start_gateway().await;
     let settlement = gw.env.upstream("settlement");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::None, None).await, 401, "authentication_required");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey("garbage"), None).await, 401, "invalid_api_key");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey("aexk_zz"), None).await, 401, "invalid_api_key");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&random_key()), None).await, 401, "invalid_api_key");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&random_key()), None).await, 401, "invalid_api_key");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer("not-a-jwt"), None).await, 401, "invalid_token");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::None, None).await, 401, "AUTHENTICATION_REQUIRED");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey("garbage"), None).await, 401, "INVALID_API_KEY");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey("aexk_zz"), None).await, 401, "INVALID_API_KEY");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&random_key()), None).await, 401, "INVALID_API_KEY");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&random_key()), None).await, 401, "INVALID_API_KEY");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer("not-a-jwt"), None).await, 401, "INVALID_TOKEN");
     let basic = request(&gw.service, "GET", "/v1/balance", Cred::None, None)
         .header("authorization", "Basic dXNlcjpwYXNz")
         .send()
@@ -30,10 +30,10 @@ async fn missing_malformed_and_unknown_credentials_are_401_and_never_forwarded()
         .unwrap();
     assert_eq!(basic.status(), 401);
     let body: serde_json::Value = basic.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "authentication_required");
+    assert_eq!(body["error"]["code"], "AUTHENTICATION_REQUIRED");
     assert_eq!(settlement.calls(), 0, "no refused request reaches a service");
     // The gateway's own routes are guarded the same way.
-    assert_error(&gw.call("POST", "/v1/tenants", Cred::None, Some(json!({}))).await, 401, "authentication_required");
+    assert_error(&gw.call("POST", "/v1/tenants", Cred::None, Some(json!({}))).await, 401, "AUTHENTICATION_REQUIRED");
 }
 
 #[tokio::test]
@@ -52,7 +52,7 @@ async fn revoked_and_expired_keys_and_suspended_tenants_are_refused() {
         (answer.0 == 401).then_some(answer)
     })
     .await;
-    assert_error(&refused, 401, "invalid_api_key");
+    assert_error(&refused, 401, "INVALID_API_KEY");
 
     // Revoked key (and the access tokens issued for it).
     let (key_id, doomed) = gw.create_key(&tenant, Cred::ApiKey(&key), &["read"], json!({})).await;
@@ -63,12 +63,12 @@ async fn revoked_and_expired_keys_and_suspended_tenants_are_refused() {
         gw.call("DELETE", &format!("/v1/tenants/{tenant}/api-keys/{key_id}"), Cred::ApiKey(&key), None).await;
     assert_eq!(status, 200, "{revoked}");
     assert_eq!(revoked, json!({"revoked": true, "id": key_id}));
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&doomed), None).await, 401, "invalid_api_key");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&token), None).await, 401, "invalid_token");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&doomed), None).await, 401, "INVALID_API_KEY");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&token), None).await, 401, "INVALID_TOKEN");
     assert_error(
         &gw.call("POST", "/v1/auth/token", Cred::None, Some(json!({"api_key": doomed}))).await,
         401,
-        "invalid_api_key",
+        "INVALID_API_KEY",
     );
 
     // Suspended tenant: keys and tokens stop at once; activation restores them.
@@ -79,8 +79,8 @@ async fn revoked_and_expired_keys_and_suspended_tenants_are_refused() {
         .await;
     assert_eq!(status, 200, "{suspended}");
     assert_eq!(suspended["status"], "SUSPENDED");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&key), None).await, 403, "tenant_suspended");
-    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&token), None).await, 403, "tenant_suspended");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&key), None).await, 403, "TENANT_SUSPENDED");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::Bearer(&token), None).await, 403, "TENANT_SUSPENDED");
     let (status, _) = gw.call("POST", &format!("/v1/tenants/{tenant}/activate"), gw.admin(), None).await;
     assert_eq!(status, 200);
     assert_eq!(gw.call("GET", "/v1/balance", Cred::ApiKey(&key), None).await.0, 200);
@@ -146,7 +146,7 @@ async fn forged_and_invalid_access_tokens_are_refused() {
     for (what, token) in cases {
         let answer = gw.call("GET", "/v1/balance", Cred::Bearer(&token), None).await;
         assert_eq!(answer.0, 401, "{what}: {}", answer.1);
-        assert_eq!(answer.1["error"]["code"], "invalid_token", "{what}");
+        assert_eq!(answer.1["error"]["code"], "INVALID_TOKEN", "{what}");
     }
     assert_eq!(gw.env.upstream("settlement").calls(), 1, "only the valid token reached the service");
     assert_error(&gw.call("POST", "/v1/auth/token", Cred::None, Some(json!({}))).await, 400, "VALIDATION_ERROR");
@@ -158,13 +158,13 @@ async fn insufficient_scope_is_403_naming_the_scope() {
     let (tenant, key) = gw.create_tenant("BOTH").await;
     let (_, reader) = gw.create_key(&tenant, Cred::ApiKey(&key), &["read"], json!({})).await;
     let answer = gw.call("POST", "/v1/deposits", Cred::ApiKey(&reader), Some(json!({"amount": "10.00"}))).await;
-    assert_error(&answer, 403, "insufficient_scope");
+    assert_error(&answer, 403, "INSUFFICIENT_SCOPE");
     assert!(answer.1["error"]["message"].as_str().unwrap().contains("billing:write"), "{}", answer.1);
     let answer = gw.call("POST", "/v1/tenants", Cred::ApiKey(&key), Some(json!({"name": "x", "type": "BOTH"}))).await;
-    assert_error(&answer, 403, "insufficient_scope");
+    assert_error(&answer, 403, "INSUFFICIENT_SCOPE");
     assert!(answer.1["error"]["message"].as_str().unwrap().contains("admin"));
     let answer = gw.call("GET", "/v1/audit/journal", Cred::ApiKey(&key), None).await;
-    assert_error(&answer, 403, "insufficient_scope");
+    assert_error(&answer, 403, "INSUFFICIENT_SCOPE");
     assert_eq!(gw.env.upstream("settlement").calls(), 0);
     // A key never gets more than its creator holds.
     let answer = gw
@@ -184,7 +184,7 @@ async fn insufficient_scope_is_403_naming_the_scope() {
             Some(json!({"name": "x", "scopes": ["read"]})),
         )
         .await;
-    assert_error(&answer, 403, "insufficient_scope");
+    assert_error(&answer, 403, "INSUFFICIENT_SCOPE");
     // Scopes travel to the service in the service token.
     let (_, echoed) = gw.call("GET", "/v1/balance", Cred::ApiKey(&reader), None).await;
     assert_eq!(echoed["scopes"], json!(["read"]));
@@ -216,7 +216,7 @@ async fn revocation_and_suspension_on_one_instance_reach_another_within_a_second
         (answer.0 == 401).then_some(answer)
     })
     .await;
-    assert_error(&answer, 401, "invalid_api_key");
+    assert_error(&answer, 401, "INVALID_API_KEY");
     assert!(revoked_at.elapsed() < Duration::from_secs(1));
 
     for _ in 0..3 {
@@ -230,7 +230,7 @@ async fn revocation_and_suspension_on_one_instance_reach_another_within_a_second
             (answer.0 == 403).then_some(answer)
         })
         .await;
-    assert_error(&answer, 403, "tenant_suspended");
+    assert_error(&answer, 403, "TENANT_SUSPENDED");
     second.stop().await;
 }
 

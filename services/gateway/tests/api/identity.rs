@@ -206,7 +206,7 @@ async fn a_rotated_key_works_during_its_grace_period_and_not_after() {
         (answer.0 == 401).then_some(answer)
     })
     .await;
-    assert_error(&answer, 401, "invalid_api_key");
+    assert_error(&answer, 401, "INVALID_API_KEY");
     assert_eq!(gw.call("GET", "/v1/balance", Cred::ApiKey(&new), None).await.0, 200);
     let (_, list) = gw.call("GET", &format!("/v1/tenants/{tenant}/api-keys"), Cred::ApiKey(&key), None).await;
     let status_of =
@@ -229,7 +229,7 @@ async fn a_rotated_key_works_during_its_grace_period_and_not_after() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&new), None).await, 401, "invalid_api_key");
+    assert_error(&gw.call("GET", "/v1/balance", Cred::ApiKey(&new), None).await, 401, "INVALID_API_KEY");
 }
 
 #[tokio::test]

@@ -35,7 +35,7 @@ async fn burst(services: &[&RunningService], n: usize, method: &str, path: &str,
     futures::future::join_all((0..n).map(|i| send(services[i % services.len()], method, path, key, body.clone()))).await
 }
 
-/// Asserts exactly `admitted` answers are 200, the rest 429 `rate_limited` with Retry-After,
+/// Asserts exactly `admitted` answers are 200, the rest 429 `RATE_LIMITED` with Retry-After,
 /// and every answer carries consistent `X-RateLimit-*` headers for a bucket of `limit`.
 #[track_caller]
 fn assert_exact_budget(answers: &[Answer], admitted: u64, limit: u64) {
@@ -46,7 +46,7 @@ fn assert_exact_budget(answers: &[Answer], admitted: u64, limit: u64) {
         match answer.status {
             StatusCode::OK => remaining.push(answer.header("x-ratelimit-remaining").unwrap()),
             StatusCode::TOO_MANY_REQUESTS => {
-                assert_eq!(answer.body["error"]["code"], "rate_limited", "{}", answer.body);
+                assert_eq!(answer.body["error"]["code"], "RATE_LIMITED", "{}", answer.body);
                 assert_eq!(answer.header("x-ratelimit-remaining"), Some(0));
                 assert!(answer.header("retry-after").unwrap() >= 1);
             }
@@ -143,7 +143,7 @@ async fn redis_outage_reads_fall_back_and_money_fails_closed() {
     let deposit = send(&gw.service, "POST", "/v1/deposits", &key, Some(json!({"amount": "1.00"}))).await;
     assert!(started.elapsed() < Duration::from_millis(500), "no hang: {:?}", started.elapsed());
     assert_eq!(deposit.status, 503, "{}", deposit.body);
-    assert_eq!(deposit.body["error"]["code"], "rate_limit_unavailable");
+    assert_eq!(deposit.body["error"]["code"], "RATE_LIMIT_UNAVAILABLE");
     assert!(deposit.header("retry-after").unwrap() >= 1);
     let deposits_seen = gw.env.upstream("settlement").calls();
     let metrics = gw.service.http.get(gw.service.url("/metrics")).send().await.unwrap().text().await.unwrap();

@@ -103,7 +103,7 @@ async fn every_api_md_route_reaches_the_service_that_owns_it() {
     for &(method, path, _, public) in API_MD.iter().filter(|r| !r.3) {
         let _ = public;
         let answer = crate::call(&gw.service, method, path, Cred::None, None).await;
-        assert_error(&answer, 401, "authentication_required");
+        assert_error(&answer, 401, "AUTHENTICATION_REQUIRED");
     }
 }
 
