@@ -120,6 +120,8 @@ async fn insert_provided(
         },
     )
     .await?;
+    // A replica may have been presented this key before it existed: it must work at once.
+    store::notify_credentials_changed(conn, &key.hash()).await?;
     Ok(())
 }
 

@@ -73,6 +73,17 @@ pub struct LimitArgs {
     /// Burst of unauthenticated routes per client address.
     #[arg(long = "anonymous-rate-limit-burst", env = "AEX_ANONYMOUS_RATE_LIMIT_BURST", default_value_t = 60)]
     pub anonymous_burst: u32,
+    /// Failed authentications (unknown, malformed, revoked or expired credentials) one client
+    /// address may cause per minute; past it every credentialed request from the address
+    /// answers 429 `AUTHENTICATION_THROTTLED` without a database lookup until the minute ends.
+    #[arg(long = "auth-failures-per-minute", env = "AEX_AUTH_FAILURES_PER_MINUTE", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications per minute with API keys that share one display prefix
+    /// (`aexk_` + 7 hex), whatever the address: bounds guessing spread over many addresses.
+    #[arg(long = "auth-failures-per-key-prefix-per-minute", env = "AEX_AUTH_FAILURES_PER_KEY_PREFIX_PER_MINUTE",
+          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_key_prefix_per_minute: u32,
     /// Trusted proxies in front of the gateway that append the address they saw to
     /// `X-Forwarded-For` (1 behind one ingress). 0 uses the connection's peer address and ignores
     /// the header, which a client could forge.
@@ -108,6 +119,11 @@ pub struct IdentityArgs {
     /// not wait for it (it is pushed by NOTIFY); this only bounds a missed notification.
     #[arg(long = "credential-cache-ttl-seconds", env = "AEX_CREDENTIAL_CACHE_TTL_SECONDS", default_value_t = 30)]
     pub credential_cache_ttl_seconds: u64,
+    /// How long a key hash that matched no key is remembered, so presenting the same unknown
+    /// key again does not read Postgres. Creating a key evicts its hash at once (NOTIFY).
+    #[arg(long = "credential-negative-cache-seconds", env = "AEX_CREDENTIAL_NEGATIVE_CACHE_SECONDS",
+          default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub credential_negative_cache_seconds: u64,
     /// Where to write the operator (admin) API key created at first start, mode 0600. Written
     /// once: when an operator key already exists nothing is created or written.
     #[arg(long = "admin-key-file", env = "AEX_ADMIN_KEY_FILE")]

@@ -25,6 +25,10 @@ pub enum Error {
     /// A JWT that fails signature, algorithm, issuer, audience or expiry checks.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// The client address (or the key prefix) has failed authentication too often this
+    /// minute; refused without looking the credentials up, good ones included.
+    #[error("too many failed authentications")]
+    AuthenticationThrottled { retry_after: Duration },
     /// Valid credentials of a suspended tenant.
     #[error("tenant suspended")]
     TenantSuspended,
@@ -100,7 +104,9 @@ impl Error {
             Self::UpstreamUnavailable { .. } | Self::RateLimitUnavailable | Self::IdempotencyUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::RateLimited { .. } | Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::AuthenticationThrottled { .. } | Self::Overloaded => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RequestInProgress => StatusCode::CONFLICT,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -114,6 +120,7 @@ impl Error {
             Self::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
             Self::InvalidApiKey => "INVALID_API_KEY",
             Self::InvalidToken(_) => "INVALID_TOKEN",
+            Self::AuthenticationThrottled { .. } => "AUTHENTICATION_THROTTLED",
             Self::TenantSuspended => "TENANT_SUSPENDED",
             Self::InsufficientScope(_) => "INSUFFICIENT_SCOPE",
             Self::ScopeNotGrantable(_) => "SCOPE_NOT_GRANTABLE",
@@ -143,6 +150,9 @@ impl Error {
             }
             Self::InvalidApiKey => "the API key is invalid, revoked or expired".to_string(),
             Self::InvalidToken(reason) => format!("the access token is invalid: {reason}"),
+            Self::AuthenticationThrottled { .. } => {
+                "too many failed authentications from this client; retry after the time in Retry-After".to_string()
+            }
             Self::TenantSuspended => "the tenant is suspended".to_string(),
             Self::InsufficientScope(scope) => format!("this route requires scope {scope}"),
             Self::ScopeNotGrantable(scope) => format!("cannot grant scope {scope}: the caller does not hold it"),
@@ -182,7 +192,9 @@ impl IntoResponse for Error {
         let retry_after = match &self {
             Self::UpstreamUnavailable { retry_in, .. } => Some(retry_in.as_secs().max(1)),
             Self::UpstreamUnreachable { .. } | Self::Overloaded | Self::RequestInProgress => Some(1),
-            Self::RateLimited { retry_after } => Some(crate::domain::ratelimit::ceil_seconds(*retry_after).max(1)),
+            Self::RateLimited { retry_after } | Self::AuthenticationThrottled { retry_after } => {
+                Some(crate::domain::ratelimit::ceil_seconds(*retry_after).max(1))
+            }
             Self::RateLimitUnavailable | Self::IdempotencyUnavailable => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
             _ => None,
         };
@@ -215,6 +227,7 @@ mod tests {
             (Error::AuthenticationRequired, 401, "AUTHENTICATION_REQUIRED"),
             (Error::InvalidApiKey, 401, "INVALID_API_KEY"),
             (Error::InvalidToken("expired"), 401, "INVALID_TOKEN"),
+            (Error::AuthenticationThrottled { retry_after: Duration::from_secs(41) }, 429, "AUTHENTICATION_THROTTLED"),
             (Error::TenantSuspended, 403, "TENANT_SUSPENDED"),
             (Error::InsufficientScope("billing:write"), 403, "INSUFFICIENT_SCOPE"),
             (Error::ScopeNotGrantable("admin".into()), 403, "SCOPE_NOT_GRANTABLE"),
@@ -246,6 +259,7 @@ mod tests {
             match code {
                 "SERVICE_UNAVAILABLE" => assert_eq!(retry.as_deref(), Some("7")),
                 "RATE_LIMITED" => assert_eq!(retry.as_deref(), Some("2"), "rounded up"),
+                "AUTHENTICATION_THROTTLED" => assert_eq!(retry.as_deref(), Some("41")),
                 "RATE_LIMIT_UNAVAILABLE" | "SERVICE_OVERLOADED" | "IDEMPOTENCY_UNAVAILABLE" => {
                     assert!(retry.is_some(), "{code} tells when to retry")
                 }

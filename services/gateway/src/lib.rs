@@ -24,6 +24,7 @@ use aex_common::http_client::HttpClient;
 use aex_common::runtime::{Platform, PlatformSpec, StartError};
 use auth::Authenticator;
 use auth::cache::CredentialCache;
+use auth::throttle::FailureThrottle;
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
 use axum::routing::{MethodFilter, MethodRouter, delete, get, post};
@@ -124,13 +125,21 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         .await
         .map_err(|e| StartError::Config(e.to_string()))?;
 
-    let cache = Arc::new(CredentialCache::new(Duration::from_secs(config.identity.credential_cache_ttl_seconds)));
+    let cache = Arc::new(CredentialCache::new(
+        Duration::from_secs(config.identity.credential_cache_ttl_seconds),
+        Duration::from_secs(config.identity.credential_negative_cache_seconds),
+    ));
     platform.spawn(auth::listener::run(platform.pool.clone(), cache.clone(), platform.shutdown.clone()));
     let tokens = AccessTokens::new(&config.identity.jwt_secret, Duration::from_secs(config.identity.jwt_ttl_seconds));
     let state = AppState {
         pool: platform.pool.clone(),
         tokens: platform.tokens.clone(),
-        auth: Authenticator::new(platform.pool.clone(), cache.clone(), tokens),
+        auth: Authenticator::new(
+            platform.pool.clone(),
+            cache.clone(),
+            tokens,
+            FailureThrottle::new(redis.clone(), limits),
+        ),
         http,
         upstreams: Arc::new(Upstreams::new(&config.upstreams)),
         limiter: RateLimiter::new(redis.clone(), limits),

@@ -1,8 +1,9 @@
-//! Orchestration shared by handlers and start-up: issuing a key (generate, hash, store).
+//! Orchestration shared by handlers and start-up: issuing a key (generate, hash, store, notify).
 
 use crate::domain::api_key::PlaintextKey;
 use crate::error::Error;
 use crate::http::{optional_timestamp, timestamp};
+use crate::store;
 use crate::store::api_key::{self, ApiKeyRow, NewApiKey};
 use aex_types::{ApiKeyId, Timestamp};
 use serde::Serialize;
@@ -19,17 +20,19 @@ pub struct KeyRequest<'a> {
     pub rotated_from: Option<&'a str>,
 }
 
-/// Generates a key and stores its hash; the plaintext is returned to be shown once.
+/// Generates a key and stores its hash; the plaintext is returned to be shown once. Every
+/// replica is told (at commit) to forget that the hash matched no key.
 pub async fn issue_key(conn: &mut PgConnection, request: &KeyRequest<'_>) -> Result<(PlaintextKey, ApiKeyRow), Error> {
     let key = PlaintextKey::generate().map_err(|e| Error::Internal(format!("OS random number generator: {e}")))?;
     let id = ApiKeyId::new();
+    let hash = key.hash();
     let row = api_key::insert(
         conn,
         &NewApiKey {
             id: id.as_str(),
             tenant_id: request.tenant_id,
             name: request.name,
-            key_hash: &key.hash(),
+            key_hash: &hash,
             prefix: &key.display_prefix(),
             scopes: request.scopes,
             expires_at: request.expires_at,
@@ -37,6 +40,7 @@ pub async fn issue_key(conn: &mut PgConnection, request: &KeyRequest<'_>) -> Res
         },
     )
     .await?;
+    store::notify_credentials_changed(conn, &hash).await?;
     Ok((key, row))
 }
 

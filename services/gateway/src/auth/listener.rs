@@ -1,6 +1,8 @@
-//! Receives credential invalidations (`NOTIFY aex_gateway_credentials`) and evicts them from
-//! this replica's cache. While disconnected the cache is bypassed, so a missed notification can
-//! never keep a revoked key alive.
+//! Receives credential invalidations (`NOTIFY aex_gateway_credentials`: a key hash or a tenant
+//! id, sent when a key is created, rotated or revoked or a tenant changes status) and evicts
+//! them from this replica's cache, the negative cache included. While disconnected the cache
+//! is bypassed, so a missed notification can never keep a revoked key alive or a created key
+//! refused.
 
 use super::cache::CredentialCache;
 use crate::store::CREDENTIALS_CHANNEL;

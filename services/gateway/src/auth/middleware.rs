@@ -20,7 +20,8 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     if access_of(&request) == Access::Public {
         return next.run(request).await;
     }
-    match state.auth.authenticate(request.headers()).await {
+    let client = state.limiter.client_address(request.extensions(), request.headers());
+    match state.auth.authenticate(request.headers(), client).await {
         Ok(caller) => {
             tracing::Span::current().record("tenant_id", caller.tenant_id.as_str());
             request.extensions_mut().insert(caller);

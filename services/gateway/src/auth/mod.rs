@@ -1,11 +1,14 @@
 //! Who is calling: API keys (`X-API-Key`, or `Authorization: Bearer aexk_…`) and access tokens
 //! (`Authorization: Bearer <jwt>`), resolved through a cache that every replica invalidates on
-//! NOTIFY, and checked for revocation, expiry, rotation grace and tenant suspension.
+//! NOTIFY, and checked for revocation, expiry, rotation grace and tenant suspension. Failed
+//! attempts are charged to the client's address and the key's prefix (`throttle`), and past
+//! their budget refused before any database lookup.
 
 pub mod cache;
 pub mod jwt;
 pub mod listener;
 pub mod middleware;
+pub mod throttle;
 
 use crate::domain::api_key::{self, PlaintextKey};
 use crate::domain::credential::{KeyStatus, KeyValidity, Refusal};
@@ -21,9 +24,12 @@ use cache::{CacheKey, Credential, CredentialCache};
 use jwt::AccessTokens;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use throttle::FailureThrottle;
 use time::OffsetDateTime;
+use tokio::sync::OnceCell;
 
 /// The authenticated caller, placed in the request extensions by the authentication middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +69,38 @@ pub struct Authenticator {
     pool: PgPool,
     cache: Arc<CredentialCache>,
     tokens: AccessTokens,
+    failures: FailureThrottle,
+    /// Database lookups in flight by (key hash, client address): concurrent requests with the
+    /// same uncached key from one client share one lookup and one charge.
+    in_flight: Arc<Mutex<HashMap<LookupSlot, Arc<OnceCell<Lookup>>>>>,
     touched: Arc<Mutex<HashMap<String, Instant>>>,
 }
+
+/// (key hash, client address) of a lookup in flight.
+type LookupSlot = (String, String);
+
+/// What one database lookup of a key found, shared by the requests waiting on it.
+#[derive(Debug, Clone)]
+enum Lookup {
+    Found(Arc<Credential>),
+    Missing,
+    Throttled(Duration),
+    Failed(String),
+}
+
+impl Lookup {
+    fn into_result(self) -> Result<Arc<Credential>, Error> {
+        match self {
+            Self::Found(credential) => Ok(credential),
+            Self::Missing => Err(Error::InvalidApiKey),
+            Self::Throttled(retry_after) => Err(Error::AuthenticationThrottled { retry_after }),
+            Self::Failed(error) => Err(Error::Internal(format!("credential lookup: {error}"))),
+        }
+    }
+}
+
+/// Bounds the in-flight map if lookups are abandoned (clients gone) faster than they finish.
+const MAX_IN_FLIGHT_LOOKUPS: usize = 10_000;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,8 +109,15 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(pool: PgPool, cache: Arc<CredentialCache>, tokens: AccessTokens) -> Self {
-        Self { pool, cache, tokens, touched: Arc::new(Mutex::new(HashMap::new())) }
+    pub fn new(pool: PgPool, cache: Arc<CredentialCache>, tokens: AccessTokens, failures: FailureThrottle) -> Self {
+        Self {
+            pool,
+            cache,
+            tokens,
+            failures,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            touched: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     pub fn tokens(&self) -> &AccessTokens {
@@ -85,11 +128,16 @@ impl Authenticator {
         &self.cache
     }
 
-    /// Authenticates a request from its headers: `X-API-Key` first, then `Authorization`.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Error> {
+    /// Authenticates a request from its headers (`X-API-Key` first, then `Authorization`)
+    /// sent from `client`.
+    pub async fn authenticate(&self, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Caller, Error> {
         if let Some(value) = headers.get("x-api-key") {
-            let key = value.to_str().map_err(|_| Error::InvalidApiKey)?;
-            return self.by_api_key(key.trim()).await;
+            let Ok(key) = value.to_str() else {
+                let address = throttle_address(client);
+                self.failures.check_address(&address)?;
+                return Err(self.failed(&address, None, Error::InvalidApiKey).await);
+            };
+            return self.by_api_key(key.trim(), client).await;
         }
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(Error::AuthenticationRequired);
@@ -101,25 +149,34 @@ impl Authenticator {
         }
         let credential = credential.trim();
         if api_key::looks_like_api_key(credential) {
-            self.by_api_key(credential).await
+            self.by_api_key(credential, client).await
         } else {
-            self.by_access_token(credential).await
+            self.by_access_token(credential, client).await
         }
     }
 
-    /// Authenticates a plaintext API key.
-    pub async fn by_api_key(&self, presented: &str) -> Result<Caller, Error> {
-        let key = PlaintextKey::parse(presented).ok_or(Error::InvalidApiKey)?;
-        let hash = key.hash();
-        let credential = match self.cached(CacheKey::Hash(hash.clone())) {
-            Some(credential) => credential,
-            None => {
-                let generation = self.cache.generation();
-                let row = store::api_key::credential_by_hash(&self.pool, &hash).await?.ok_or(Error::InvalidApiKey)?;
-                self.remember(row, generation)
-            }
+    /// Authenticates a plaintext API key presented from `client`.
+    pub async fn by_api_key(&self, presented: &str, client: Option<IpAddr>) -> Result<Caller, Error> {
+        let address = throttle_address(client);
+        // A throttled address is refused even with a good key: otherwise the answers would
+        // still tell a guesser, at full speed, which of its guesses is right.
+        self.failures.check_address(&address)?;
+        let Some(key) = PlaintextKey::parse(presented) else {
+            return Err(self.failed(&address, None, Error::InvalidApiKey).await);
         };
-        check(&credential, Error::InvalidApiKey)?;
+        let hash = key.hash();
+        let prefix = key.display_prefix();
+        let (credential, charged) = match self.cached(CacheKey::Hash(hash.clone())) {
+            Some(credential) => (credential, false),
+            None => (self.look_up_key(&hash, &address, &prefix).await?, true),
+        };
+        match check(&credential, Error::InvalidApiKey) {
+            Ok(()) => {}
+            Err(Error::InvalidApiKey) if !charged => {
+                return Err(self.failed(&address, Some(&prefix), Error::InvalidApiKey).await);
+            }
+            Err(refusal) => return Err(refusal),
+        }
         self.touch(&credential.key_id);
         Ok(Caller {
             tenant_id: credential.tenant_id.clone(),
@@ -129,14 +186,25 @@ impl Authenticator {
         })
     }
 
-    /// Authenticates an access token; the key it was issued for must still be valid.
-    pub async fn by_access_token(&self, token: &str) -> Result<Caller, Error> {
+    /// Authenticates an access token presented from `client`; the key it was issued for must
+    /// still be valid.
+    pub async fn by_access_token(&self, token: &str, client: Option<IpAddr>) -> Result<Caller, Error> {
+        let address = throttle_address(client);
+        self.failures.check_address(&address)?;
+        match self.verify_access_token(token).await {
+            Err(error @ Error::InvalidToken(_)) => Err(self.failed(&address, None, error).await),
+            verified => verified,
+        }
+    }
+
+    async fn verify_access_token(&self, token: &str) -> Result<Caller, Error> {
         let claims = self.tokens.verify(token)?;
         let revoked = Error::InvalidToken("the API key it was issued for is no longer valid");
         let credential = match self.cached(CacheKey::Id(claims.sub.clone())) {
             Some(credential) => credential,
             None => {
                 let generation = self.cache.generation();
+                metrics::counter!("aex_gateway_credential_db_lookups_total", "by" => "key_id").increment(1);
                 let Some(row) = store::api_key::credential_by_id(&self.pool, &claims.sub).await? else {
                     return Err(revoked);
                 };
@@ -150,6 +218,68 @@ impl Authenticator {
         // A token never carries more than its key holds now.
         let scopes = claims.scopes.into_iter().filter(|s| credential.scopes.contains(s)).collect();
         Ok(Caller { tenant_id: claims.tenant_id, key_id: claims.sub, scopes, overrides: credential.overrides })
+    }
+
+    /// An uncached key: a remembered miss, or one database lookup shared by the concurrent
+    /// requests of one client presenting it.
+    async fn look_up_key(&self, hash: &str, address: &str, prefix: &str) -> Result<Arc<Credential>, Error> {
+        if self.cache.is_missing(hash) {
+            metrics::counter!("aex_gateway_credential_cache_total", "result" => "known_missing").increment(1);
+            return Err(self.failed(address, Some(prefix), Error::InvalidApiKey).await);
+        }
+        let slot = (hash.to_string(), address.to_string());
+        let cell = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if in_flight.len() >= MAX_IN_FLIGHT_LOOKUPS {
+                in_flight.retain(|_, cell| Arc::strong_count(cell) > 1);
+            }
+            in_flight.entry(slot.clone()).or_default().clone()
+        };
+        let lookup = cell.get_or_init(|| self.look_up_key_once(hash, address, prefix)).await.clone();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if in_flight.get(&slot).is_some_and(|held| Arc::ptr_eq(held, &cell)) {
+            in_flight.remove(&slot);
+        }
+        lookup.into_result()
+    }
+
+    /// Looks a key up in Postgres, charged to the address and the prefix first so that
+    /// concurrent guesses cannot all reach the database; the charge is given back when the key
+    /// exists and is good. A hash that matches no key is remembered (the negative cache).
+    async fn look_up_key_once(&self, hash: &str, address: &str, prefix: &str) -> Lookup {
+        if let Err(error) = self.failures.charge(address, Some(prefix)).await {
+            return match error {
+                Error::AuthenticationThrottled { retry_after } => Lookup::Throttled(retry_after),
+                other => Lookup::Failed(other.to_string()),
+            };
+        }
+        let generation = self.cache.generation();
+        metrics::counter!("aex_gateway_credential_db_lookups_total", "by" => "key_hash").increment(1);
+        let row = match store::api_key::credential_by_hash(&self.pool, hash).await {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                self.cache.insert_missing(hash, generation);
+                return Lookup::Missing;
+            }
+            Err(error) => {
+                // Our failure, not the caller's.
+                self.failures.refund(address, Some(prefix)).await;
+                return Lookup::Failed(error.to_string());
+            }
+        };
+        let credential = self.remember(row, generation);
+        if !matches!(check(&credential, Error::InvalidApiKey), Err(Error::InvalidApiKey)) {
+            self.failures.refund(address, Some(prefix)).await;
+        }
+        Lookup::Found(credential)
+    }
+
+    /// Charges a failure that needed no lookup; past the budget the answer is 429 instead.
+    async fn failed(&self, address: &str, prefix: Option<&str>, error: Error) -> Error {
+        match self.failures.charge(address, prefix).await {
+            Ok(()) => error,
+            Err(throttled) => throttled,
+        }
     }
 
     fn cached(&self, key: CacheKey) -> Option<Arc<Credential>> {
@@ -203,6 +333,11 @@ impl Authenticator {
             }
         });
     }
+}
+
+/// The throttle's bucket of a client address.
+fn throttle_address(client: Option<IpAddr>) -> String {
+    crate::domain::throttle::address_bucket(client)
 }
 
 fn check(credential: &Credential, invalid: Error) -> Result<(), Error> {

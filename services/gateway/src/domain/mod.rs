@@ -8,6 +8,7 @@ pub mod ratelimit;
 pub mod route;
 pub mod scope;
 pub mod tenant;
+pub mod throttle;
 
 /// A rejected input field: which one, and why (safe to show the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]

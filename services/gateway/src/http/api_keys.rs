@@ -152,6 +152,8 @@ pub async fn create(
     let request = KeyRequest { tenant_id: &tenant_id, name: &name, scopes: &scopes, expires_at, rotated_from: None };
     let (key, row) = service::issue_key(&mut tx, &request).await?;
     tx.commit().await?;
+    // Usable at once here, even if it was presented (and remembered as unknown) before.
+    state.auth.cache().evict(&row.key_hash);
     tracing::info!(tenant_id, key_id = %row.id, "API key created");
     Ok((StatusCode::CREATED, Json(IssuedKey::new(&key, row)?)))
 }
@@ -226,6 +228,7 @@ pub async fn rotate(
     tx.commit().await?;
     // This replica at once; the others when the notification arrives (milliseconds).
     state.auth.cache().evict(&old.key_hash);
+    state.auth.cache().evict(&row.key_hash);
     tracing::info!(tenant_id, old_key_id = %old.id, new_key_id = %row.id, grace_seconds, "API key rotated");
     Ok((
         StatusCode::CREATED,

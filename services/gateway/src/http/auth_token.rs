@@ -2,6 +2,7 @@
 
 use crate::AppState;
 use crate::error::Error;
+use crate::ratelimit::ClientAddress;
 use aex_common::server::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -22,13 +23,14 @@ pub struct TokenResponse {
 
 pub async fn issue(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Json(body): Json<TokenRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
     let api_key = body
         .api_key
         .filter(|k| !k.trim().is_empty())
         .ok_or(Error::Validation { field: "api_key", message: "api_key is required".into() })?;
-    let caller = state.auth.by_api_key(api_key.trim()).await?;
+    let caller = state.auth.by_api_key(api_key.trim(), client).await?;
     let tokens = state.auth.tokens();
     let access_token = tokens.issue(&caller.key_id, &caller.tenant_id, &caller.scopes)?;
     Ok(Json(TokenResponse {

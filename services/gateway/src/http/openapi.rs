@@ -149,7 +149,7 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
                 .security(SecurityRequirement::new(BEARER, [scope]))
                 .response("401", error_response("AUTHENTICATION_REQUIRED, INVALID_API_KEY or INVALID_TOKEN", false))
                 .response("403", error_response(&format!("INSUFFICIENT_SCOPE: requires {scope}"), false))
-                .response("429", error_response("RATE_LIMITED or SERVICE_OVERLOADED", true));
+                .response("429", error_response("RATE_LIMITED, AUTHENTICATION_THROTTLED or SERVICE_OVERLOADED", true));
         }
     }
     if MONEY_ROUTES.contains(&(route.verb, route.pattern)) {

@@ -122,6 +122,7 @@ pub async fn create(
         KeyRequest { tenant_id: id.as_str(), name: "default", scopes: &scopes, expires_at: None, rotated_from: None };
     let (key, key_row) = service::issue_key(&mut tx, &request).await?;
     tx.commit().await?;
+    state.auth.cache().evict(&key_row.key_hash);
     tracing::info!(tenant_id = %id, key_id = %key_row.id, "tenant created");
     Ok((
         StatusCode::CREATED,

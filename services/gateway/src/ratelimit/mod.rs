@@ -21,13 +21,15 @@
 
 mod fallback;
 
+use crate::AppState;
 use crate::auth::Caller;
 use crate::config::LimitArgs;
 use crate::domain::ratelimit::{self, Decision, Quota, RouteClass};
 use crate::error::Error;
 use crate::redis_pool::{Redis, RedisFailure};
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fallback::FallbackLimiter;
@@ -136,13 +138,14 @@ impl RateLimiter {
         self.decide(vec![bucket], RouteClass::Read).await
     }
 
-    /// The client address of an unauthenticated request, as the gateway can trust it.
-    pub fn client_address(&self, request: &Request) -> Option<IpAddr> {
-        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    /// The client address of a request, as the gateway can trust it (unauthenticated routes
+    /// are limited by it, failed authentication is charged to it).
+    pub fn client_address(&self, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         if self.trusted_proxy_hops == 0 {
             return peer;
         }
-        forwarded_client(request.headers(), self.trusted_proxy_hops).or(peer)
+        forwarded_client(headers, self.trusted_proxy_hops).or(peer)
     }
 
     async fn decide(&self, buckets: Vec<(String, Quota)>, class: RouteClass) -> Result<Decision, Undecided> {
@@ -194,6 +197,19 @@ impl RateLimiter {
     }
 }
 
+/// The client address of a request as [`RateLimiter::client_address`] resolves it, for
+/// handlers that charge it (the token exchange).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.limiter.client_address(&parts.extensions, &parts.headers)))
+    }
+}
+
 /// The address the outermost of `hops` trusted proxies appended to `X-Forwarded-For` (each
 /// proxy appends the peer it saw, so the entry `hops` from the right is the first one no
 /// client could forge); `None` when the header is missing, short or malformed.
@@ -241,7 +257,7 @@ pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next:
         Some(caller) => limiter.check(caller, class).await,
         // Public routes: no tenant to charge, so the client's address is.
         None => {
-            let client = limiter.client_address(&request).map(|ip| ip.to_string());
+            let client = limiter.client_address(request.extensions(), request.headers()).map(|ip| ip.to_string());
             limiter.check_anonymous(client.as_deref().unwrap_or("unknown")).await
         }
     };

@@ -10,6 +10,7 @@ mod openapi;
 mod operations;
 mod ratelimit;
 mod routing;
+mod throttle;
 mod upstream;
 
 use aex_testkit::{RunningService, ServiceUnderTest};
