@@ -1,10 +1,13 @@
-//! Orchestration shared by handlers and start-up: issuing a key (generate, hash, store, notify).
+//! Orchestration shared by handlers and start-up: issuing a key (generate, hash, store, notify),
+//! and the `Idempotency-Key` records of the gateway's own creates.
 
 use crate::domain::api_key::PlaintextKey;
+use crate::domain::idempotency;
 use crate::error::Error;
 use crate::http::{optional_timestamp, timestamp};
 use crate::store;
 use crate::store::api_key::{self, ApiKeyRow, NewApiKey};
+use crate::store::idempotent_create;
 use aex_types::{ApiKeyId, Timestamp};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -44,11 +47,15 @@ pub async fn issue_key(conn: &mut PgConnection, request: &KeyRequest<'_>) -> Res
     Ok((key, row))
 }
 
-/// A key as the owner sees it once, at creation: with its plaintext.
+/// A key as the owner sees it once, at creation: with its plaintext. A replay of the create
+/// (same `Idempotency-Key`) shows the same key without it: `key` is `null` and `key_note` says
+/// why, since the secret is stored nowhere.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub id: String,
-    pub key: String,
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_note: Option<&'static str>,
     pub prefix: String,
     pub name: String,
     pub scopes: Vec<String>,
@@ -59,11 +66,25 @@ pub struct IssuedKey {
     pub created_at: Timestamp,
 }
 
+/// What a replayed create says in place of the secret.
+pub const KEY_SHOWN_ONCE: &str = "the key was shown only in the first answer to this Idempotency-Key; \
+     if it was lost, rotate or revoke this key";
+
 impl IssuedKey {
     pub fn new(key: &PlaintextKey, row: ApiKeyRow) -> Result<Self, Error> {
+        Self::shown(Some(key.expose().to_string()), row)
+    }
+
+    /// The key created by the first request with this `Idempotency-Key`, without its secret.
+    pub fn replayed(row: ApiKeyRow) -> Result<Self, Error> {
+        Self::shown(None, row)
+    }
+
+    fn shown(key: Option<String>, row: ApiKeyRow) -> Result<Self, Error> {
         Ok(Self {
             id: row.id,
-            key: key.expose().to_string(),
+            key_note: key.is_none().then_some(KEY_SHOWN_ONCE),
+            key,
             prefix: row.prefix,
             name: row.name,
             scopes: row.scopes,
@@ -72,4 +93,60 @@ impl IssuedKey {
             created_at: timestamp(row.created_at)?,
         })
     }
+}
+
+/// An `Idempotency-Key` on one of the gateway's own creates, namespaced by the caller's tenant
+/// and the route.
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    pub caller_tenant_id: String,
+    pub route: &'static str,
+    pub scope: String,
+    pub fingerprint: String,
+}
+
+impl CreateKey {
+    /// `client_key` on `POST path` (route `pattern`) with `body`, the request as deserialized
+    /// and serialized again, so whitespace and field order do not make another request.
+    pub fn new(caller_tenant_id: &str, pattern: &'static str, path: &str, client_key: &str, body: &[u8]) -> Self {
+        Self {
+            caller_tenant_id: caller_tenant_id.to_string(),
+            route: pattern,
+            scope: idempotency::scope_digest("POST", pattern, path, client_key),
+            fingerprint: idempotency::fingerprint("POST", path, "", body),
+        }
+    }
+}
+
+/// What a create's earlier request with the same key created.
+#[derive(Debug, Clone)]
+pub struct EarlierCreate {
+    pub tenant_id: String,
+    pub api_key_id: String,
+}
+
+/// Claims `key` in `conn`'s transaction: `None` for the first request (create, then
+/// [`complete_create`]), or what the first one created. A concurrent first request is waited
+/// for; a different request under the same key is refused.
+pub async fn claim_create(conn: &mut PgConnection, key: &CreateKey) -> Result<Option<EarlierCreate>, Error> {
+    if idempotent_create::claim(conn, &key.caller_tenant_id, &key.scope, key.route, &key.fingerprint).await? {
+        return Ok(None);
+    }
+    let record = idempotent_create::find(conn, &key.caller_tenant_id, &key.scope)
+        .await?
+        .ok_or_else(|| Error::Internal("an idempotency record vanished after its conflict".into()))?;
+    if record.fingerprint != key.fingerprint {
+        return Err(Error::IdempotencyKeyReused);
+    }
+    match (record.tenant_id, record.api_key_id) {
+        (Some(tenant_id), Some(api_key_id)) => Ok(Some(EarlierCreate { tenant_id, api_key_id })),
+        _ => Err(Error::Internal("a committed idempotency record without its result".into())),
+    }
+}
+
+/// Records what the claiming request created, before its transaction commits.
+pub async fn complete_create(conn: &mut PgConnection, key: &CreateKey, created: &EarlierCreate) -> Result<(), Error> {
+    idempotent_create::complete(conn, &key.caller_tenant_id, &key.scope, &created.tenant_id, &created.api_key_id)
+        .await?;
+    Ok(())
 }

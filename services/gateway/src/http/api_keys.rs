@@ -8,7 +8,7 @@ use crate::domain::credential::{KeyStatus, KeyValidity};
 use crate::domain::tenant::{self, TenantStatus};
 use crate::domain::{FieldError, scope};
 use crate::error::Error;
-use crate::service::{self, IssuedKey, KeyRequest};
+use crate::service::{self, EarlierCreate, IssuedKey, KeyRequest};
 use crate::store;
 use crate::store::api_key::ApiKeyRow;
 use aex_common::server::Json;
@@ -16,7 +16,7 @@ use aex_types::Timestamp;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -25,7 +25,9 @@ const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 const DEFAULT_GRACE_SECONDS: i64 = 3600;
 const MAX_PAGE: i64 = 200;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+const CREATE_ROUTE: &str = "/v1/tenants/{id}/api-keys";
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CreateKey {
     name: Option<String>,
     scopes: Option<Vec<String>>,
@@ -122,13 +124,24 @@ async fn owned_tenant(state: &AppState, caller: &Caller, tenant_id: &str) -> Res
     Ok(())
 }
 
+/// Creates a key. With an `Idempotency-Key` the same request again answers the same key
+/// (without the secret), recorded in the creating transaction as for tenants.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant_id): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<CreateKey>,
-) -> Result<(StatusCode, Json<IssuedKey>), Error> {
+) -> Result<(StatusCode, HeaderMap, Json<IssuedKey>), Error> {
     owned_tenant(&state, &caller, &tenant_id).await?;
+    let idempotency = match super::idempotency_key(&headers)? {
+        Some(client_key) => {
+            let canonical = serde_json::to_vec(&body).map_err(|e| Error::Internal(format!("request body: {e}")))?;
+            let path = format!("/v1/tenants/{tenant_id}/api-keys");
+            Some(service::CreateKey::new(&caller.tenant_id, CREATE_ROUTE, &path, &client_key, &canonical))
+        }
+        None => None,
+    };
     let name = tenant::validate_name("name", body.name.as_deref())?;
     let requested = body.scopes.ok_or_else(|| FieldError::new("scopes", "scopes is required"))?;
     let scopes = scope::normalize(&requested).map_err(|message| FieldError::new("scopes", message))?;
@@ -149,13 +162,27 @@ pub async fn create(
         }
     };
     let mut tx = state.pool.begin().await?;
+    if let Some(key) = &idempotency
+        && let Some(earlier) = service::claim_create(&mut tx, key).await?
+    {
+        tx.rollback().await?;
+        let row = store::api_key::find(&mut *state.pool.acquire().await?, &earlier.tenant_id, &earlier.api_key_id)
+            .await?
+            .ok_or(Error::NotFound("API key"))?;
+        tracing::info!(tenant_id, key_id = %row.id, "API key create replayed");
+        return Ok((StatusCode::CREATED, super::replay_headers(true), Json(IssuedKey::replayed(row)?)));
+    }
     let request = KeyRequest { tenant_id: &tenant_id, name: &name, scopes: &scopes, expires_at, rotated_from: None };
     let (key, row) = service::issue_key(&mut tx, &request).await?;
+    if let Some(idempotency) = &idempotency {
+        let created = EarlierCreate { tenant_id: tenant_id.clone(), api_key_id: row.id.clone() };
+        service::complete_create(&mut tx, idempotency, &created).await?;
+    }
     tx.commit().await?;
     // Usable at once here, even if it was presented (and remembered as unknown) before.
     state.auth.cache().evict(&row.key_hash);
     tracing::info!(tenant_id, key_id = %row.id, "API key created");
-    Ok((StatusCode::CREATED, Json(IssuedKey::new(&key, row)?)))
+    Ok((StatusCode::CREATED, super::replay_headers(false), Json(IssuedKey::new(&key, row)?)))
 }
 
 pub async fn list(

@@ -8,9 +8,11 @@ pub mod openapi;
 pub mod proxy;
 pub mod tenants;
 
+use crate::domain::{FieldError, idempotency};
 use crate::error::Error;
 use aex_types::Timestamp;
 use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
@@ -29,6 +31,26 @@ pub fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, E
             }
         ),
     })
+}
+
+/// The request's `Idempotency-Key`, if it sent a valid one (an invalid one is a 400).
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let Some(value) = headers.get(&crate::idempotency::IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or("");
+    let key = idempotency::validate_key(value)
+        .map_err(|FieldError { field, message }| Error::Validation { field, message })?;
+    Ok(Some(key.to_string()))
+}
+
+/// The headers of an answer: `Idempotent-Replayed: true` when it repeats an earlier create.
+pub fn replay_headers(replayed: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if replayed {
+        headers.insert(crate::idempotency::IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
+    }
+    headers
 }
 
 /// A database time as the RFC 3339 timestamp the API speaks.

@@ -97,6 +97,21 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
     }
     let (request, success) = owned_bodies(route.verb, route.pattern);
     let proxied_post = route.verb == Verb::Post && route.service.name() != "gateway";
+    let own_create = matches!((route.verb, route.pattern), (Verb::Post, "/v1/tenants" | "/v1/tenants/{id}/api-keys"));
+    if own_create {
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Same key and body: 201 with the same ids and Idempotent-Replayed: true, but the API key's \
+                     secret only in the first answer (later ones carry \"key\": null and a key_note); a \
+                     different body: 422 IDEMPOTENCY_KEY_REUSED. Concurrent repeats wait for the first.",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255)))),
+        );
+    }
     if proxied_post {
         op = op.parameter(
             ParameterBuilder::new()

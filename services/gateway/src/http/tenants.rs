@@ -6,18 +6,20 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::{scope, tenant};
 use crate::error::Error;
-use crate::service::{self, IssuedKey, KeyRequest};
+use crate::service::{self, CreateKey, EarlierCreate, IssuedKey, KeyRequest};
 use crate::store;
 use crate::store::tenant::TenantRow;
 use aex_common::server::Json;
 use aex_types::{TenantId, Timestamp};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+const ROUTE: &str = "/v1/tenants";
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CreateTenant {
     name: Option<String>,
     #[serde(rename = "type")]
@@ -94,14 +96,25 @@ pub struct CreatedTenant {
     api_key: IssuedKey,
 }
 
+/// Creates a tenant and its first key. With an `Idempotency-Key` the same request again answers
+/// the same tenant and key (without the secret); the record is written in the creating
+/// transaction, so concurrent repeats wait for the first and create nothing.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Json(body): Json<CreateTenant>,
-) -> Result<(StatusCode, Json<CreatedTenant>), Error> {
+) -> Result<(StatusCode, HeaderMap, Json<CreatedTenant>), Error> {
     if !caller.is_admin() {
         return Err(Error::InsufficientScope(scope::ADMIN));
     }
+    let idempotency = match super::idempotency_key(&headers)? {
+        Some(client_key) => {
+            let canonical = serde_json::to_vec(&body).map_err(|e| Error::Internal(format!("request body: {e}")))?;
+            Some(CreateKey::new(&caller.tenant_id, ROUTE, ROUTE, &client_key, &canonical))
+        }
+        None => None,
+    };
     let new = tenant::validate_new_tenant(
         body.name.as_deref(),
         body.tenant_type.as_deref(),
@@ -117,15 +130,34 @@ pub async fn create(
     };
     let id = TenantId::new();
     let mut tx = state.pool.begin().await?;
+    if let Some(key) = &idempotency
+        && let Some(earlier) = service::claim_create(&mut tx, key).await?
+    {
+        // Nothing to keep; the connection goes back before the reads (one per request at most,
+        // so concurrent repeats cannot exhaust the pool).
+        tx.rollback().await?;
+        let row = store::tenant::find(&state.pool, &earlier.tenant_id).await?.ok_or(Error::NotFound("tenant"))?;
+        let key_row = store::api_key::find(&mut *state.pool.acquire().await?, &earlier.tenant_id, &earlier.api_key_id)
+            .await?
+            .ok_or(Error::NotFound("API key"))?;
+        tracing::info!(tenant_id = %row.id, "tenant create replayed");
+        let created = CreatedTenant { tenant: TenantView::new(row)?, api_key: IssuedKey::replayed(key_row)? };
+        return Ok((StatusCode::CREATED, super::replay_headers(true), Json(created)));
+    }
     let row = store::tenant::insert(&mut tx, id.as_str(), &new, false).await?;
     let request =
         KeyRequest { tenant_id: id.as_str(), name: "default", scopes: &scopes, expires_at: None, rotated_from: None };
     let (key, key_row) = service::issue_key(&mut tx, &request).await?;
+    if let Some(idempotency) = &idempotency {
+        let created = EarlierCreate { tenant_id: row.id.clone(), api_key_id: key_row.id.clone() };
+        service::complete_create(&mut tx, idempotency, &created).await?;
+    }
     tx.commit().await?;
     state.auth.cache().evict(&key_row.key_hash);
     tracing::info!(tenant_id = %id, key_id = %key_row.id, "tenant created");
     Ok((
         StatusCode::CREATED,
+        super::replay_headers(false),
         Json(CreatedTenant { tenant: TenantView::new(row)?, api_key: IssuedKey::new(&key, key_row)? }),
     ))
 }

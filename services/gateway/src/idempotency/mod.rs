@@ -13,7 +13,8 @@
 //! service's record is the authoritative one for money.
 //!
 //! Applies to proxied routes only: the gateway's own `POST`s return fresh secrets (API keys,
-//! tokens), which are never to be stored in Redis.
+//! tokens), which are never to be stored in Redis. Its creates (tenants, API keys) keep their
+//! `Idempotency-Key` record in Postgres instead, with ids only (`service::claim_create`).
 
 use crate::auth::Caller;
 use crate::config::LimitArgs;

@@ -106,6 +106,19 @@ pub async fn lock(conn: &mut PgConnection, tenant_id: &str, id: &str) -> Result<
     .await
 }
 
+/// One key of one tenant.
+pub async fn find(conn: &mut PgConnection, tenant_id: &str, id: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, name, key_hash, prefix, scopes, status, expires_at, last_used_at, rotated_from, \
+           grace_until, revoked_at, created_at \
+         FROM api_keys WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Authentication lookup by the key's hash.
 pub async fn credential_by_hash(pool: &PgPool, key_hash: &str) -> Result<Option<CredentialRow>, sqlx::Error> {
     sqlx::query_as(

@@ -3,6 +3,7 @@
 //! `NOTIFY aex_gateway_credentials` in the same transaction.
 
 pub mod api_key;
+pub mod idempotent_create;
 pub mod tenant;
 
 use sqlx::PgConnection;
