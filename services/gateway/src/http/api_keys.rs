@@ -28,6 +28,7 @@ const MAX_PAGE: i64 = 200;
 const CREATE_ROUTE: &str = "/v1/tenants/{id}/api-keys";
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateKey {
     name: Option<String>,
     scopes: Option<Vec<String>>,
@@ -35,6 +36,7 @@ pub struct CreateKey {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rotate {
     grace_seconds: Option<i64>,
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 const ROUTE: &str = "/v1/tenants";
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     name: Option<String>,
     #[serde(rename = "type")]
@@ -32,6 +33,7 @@ pub struct CreateTenant {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StatusChange {
     reason: Option<String>,
 }

@@ -128,6 +128,8 @@ async fn bad_input_is_400_naming_the_field_and_nothing_is_persisted() {
         (json!({"name": "x", "type": "BOTH", "metadata": [1, 2]}), "metadata"),
         (json!({"name": "x", "type": "BOTH", "scopes": ["read", "steal"]}), "scopes"),
         (json!({"name": "x", "type": "BOTH", "scopes": []}), "scopes"),
+        (json!({"name": "x", "type": "BOTH", "operator": true}), "operator"),
+        (json!({"name": "x", "type": "BOTH", "tenant_id": "tenant_mine"}), "tenant_id"),
     ];
     for (body, field) in bad_tenants {
         let answer = gw.call("POST", "/v1/tenants", gw.admin(), Some(body.clone())).await;
@@ -142,6 +144,7 @@ async fn bad_input_is_400_naming_the_field_and_nothing_is_persisted() {
         (json!({"name": "k", "scopes": "read"}), "scopes"),
         (json!({"name": "k", "scopes": ["read"], "expires_at": "tomorrow"}), "expires_at"),
         (json!({"name": "k", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
+        (json!({"name": "k", "scopes": ["read"], "tenant_id": "tenant_other"}), "tenant_id"),
     ];
     for (body, field) in bad_keys {
         let answer = gw.call("POST", &path, Cred::ApiKey(&key), Some(body.clone())).await;
@@ -155,6 +158,20 @@ async fn bad_input_is_400_naming_the_field_and_nothing_is_persisted() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), 400);
+    for (body, code) in [
+        (r#"{"name":"x","name":"y","type":"BOTH"}"#, "DUPLICATE_JSON_KEY"),
+        (r#"{"name":"x\u0000","type":"BOTH"}"#, "INVALID_CHARACTERS"),
+    ] {
+        let answer = crate::request(&gw.service, "POST", "/v1/tenants", gw.admin(), None)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{body}");
+        let answer: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], code, "{body}");
+    }
     let key_id = {
         let (_, list) = gw.call("GET", &path, Cred::ApiKey(&key), None).await;
         list["keys"][0]["id"].as_str().unwrap().to_string()
