@@ -164,7 +164,7 @@ async fn task(target: Arc<Target>, scenario: Scenario, deadline: Instant, prefix
 async fn create_tenant(global: &Global, out: Out, name: String, tenant_type: TenantType) -> Result<String> {
     let created = global.operator()?.tenants().create(&NewTenant::new(name, tenant_type)).await?;
     out.progress(&format!("created tenant {} ({}) for the run", created.tenant.id, created.tenant.name));
-    Ok(created.api_key.key.expose().to_string())
+    Ok(created.api_key.secret()?.expose().to_string())
 }
 
 /// The caller's account in the bench currency.

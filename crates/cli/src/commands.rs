@@ -31,9 +31,9 @@ pub async fn tenant(global: &Global, out: Out, command: TenantCommand) -> Result
             new.contact_email = contact_email;
             let created = operator.tenants().create(&new).await?;
             let key = &created.api_key;
+            let secret = key.secret()?.expose();
             let mut value = tenant_json(&created.tenant);
-            value["api_key"] =
-                json!({ "id": key.id, "key": key.key.expose(), "prefix": key.prefix, "scopes": key.scopes });
+            value["api_key"] = json!({ "id": key.id, "key": secret, "prefix": key.prefix, "scopes": key.scopes });
             out.result(
                 || {
                     format!(
@@ -43,7 +43,7 @@ pub async fn tenant(global: &Global, out: Out, command: TenantCommand) -> Result
                         created.tenant.name,
                         key.id,
                         key.scopes.join(","),
-                        key.key.expose()
+                        secret
                     )
                 },
                 &value,
@@ -74,14 +74,15 @@ pub async fn key(global: &Global, out: Out, command: KeyCommand) -> Result<()> {
         KeyCommand::Create { tenant, name, scopes } => {
             let tenant = parse_id("tenant", &tenant)?;
             let key = client.api_keys(&tenant).create(&NewApiKey::new(name, scopes)).await?;
-            let value = json!({ "id": key.id, "key": key.key.expose(), "prefix": key.prefix, "scopes": key.scopes });
+            let secret = key.secret()?.expose();
+            let value = json!({ "id": key.id, "key": secret, "prefix": key.prefix, "scopes": key.scopes });
             out.result(
                 || {
                     format!(
                         "created key {} ({}) for {tenant}: {}\n(shown once)",
                         key.id,
                         key.scopes.join(","),
-                        key.key.expose()
+                        secret
                     )
                 },
                 &value,
@@ -103,8 +104,9 @@ pub async fn key(global: &Global, out: Out, command: KeyCommand) -> Result<()> {
         KeyCommand::Rotate { tenant, key_id, grace_seconds } => {
             let tenant = parse_id("tenant", &tenant)?;
             let rotated = client.api_keys(&tenant).rotate(&parse_id("key", &key_id)?, grace_seconds).await?;
+            let secret = rotated.key.secret()?.expose();
             let value = json!({
-                "id": rotated.key.id, "key": rotated.key.key.expose(), "previous_key_id": rotated.previous_key_id,
+                "id": rotated.key.id, "key": secret, "previous_key_id": rotated.previous_key_id,
                 "previous_key_valid_until": rotated.previous_key_valid_until.to_string(),
             });
             out.result(
@@ -113,7 +115,7 @@ pub async fn key(global: &Global, out: Out, command: KeyCommand) -> Result<()> {
                         "rotated {} -> {}: {}\nthe old key stays valid until {}",
                         rotated.previous_key_id,
                         rotated.key.id,
-                        rotated.key.key.expose(),
+                        secret,
                         rotated.previous_key_valid_until
                     )
                 },

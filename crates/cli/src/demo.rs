@@ -183,14 +183,14 @@ async fn tell(global: &Global, story: &mut Story, args: DemoArgs) -> Result<()> 
 
     let consumer_created =
         operator.tenants().create(&NewTenant::new(format!("Demo Consumer {suffix}"), TenantType::Requestor)).await?;
-    let consumer = global.with_key(consumer_created.api_key.key.expose())?;
+    let consumer = global.with_key(consumer_created.api_key.secret()?.expose())?;
     let mut agents = Vec::new();
     for (label, price_minor, confidence, latency_ms, sample) in AGENTS {
         let created =
             operator.tenants().create(&NewTenant::new(format!("{label} {suffix}"), TenantType::Provider)).await?;
         agents.push(Agent {
             label,
-            client: global.with_key(created.api_key.key.expose())?,
+            client: global.with_key(created.api_key.secret()?.expose())?,
             tenant_id: created.tenant.id,
             provider_id: ProviderId::new(),
             certificate_id: String::new(),

@@ -52,6 +52,7 @@ impl CliError {
                 aex_client::Error::Transport(_) => "UNREACHABLE".into(),
                 aex_client::Error::Decode { .. } => "UNEXPECTED_RESPONSE".into(),
                 aex_client::Error::InvalidInput(_) => "INVALID_INPUT".into(),
+                aex_client::Error::SecretAlreadyShown { .. } => "SECRET_ALREADY_SHOWN".into(),
             },
             CliError::Config(_) => "CONFIGURATION".into(),
             CliError::File { .. } => "FILE".into(),

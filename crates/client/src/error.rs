@@ -59,6 +59,10 @@ pub enum Error {
     /// Refused before sending: a bad base URL, an empty API key, a header value that cannot be sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A create repeated with the same `Idempotency-Key` names the key it made, but its secret
+    /// was shown only in the first answer.
+    #[error("the secret of API key {key_id} was shown in the first answer and is not shown again")]
+    SecretAlreadyShown { key_id: String },
 }
 
 impl Error {

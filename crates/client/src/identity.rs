@@ -10,7 +10,7 @@
 //! let created = operator.tenants().create(&NewTenant::new("Acme Translations", TenantType::Both)).await?;
 //! println!("tenant {} with key {}", created.tenant.id, created.api_key.prefix);
 //!
-//! let acme = Client::builder("http://127.0.0.1:8080").api_key(created.api_key.key.expose()).build()?;
+//! let acme = Client::builder("http://127.0.0.1:8080").api_key(created.api_key.secret()?.expose()).build()?;
 //! let reader = acme.api_keys(&created.tenant.id).create(&NewApiKey::new("dashboards", ["read"])).await?;
 //! # let _ = reader;
 //! # Ok(())
@@ -97,14 +97,26 @@ pub struct Tenant {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct IssuedKey {
     pub id: ApiKeyId,
-    /// The key itself (`aexk_…`); store it now, it is never shown again.
-    pub key: Secret,
+    /// The key itself (`aexk_…`); store it now, it is never shown again. `None` when this
+    /// answer repeats an earlier create with the same `Idempotency-Key`: the secret was in that
+    /// first answer (see [`IssuedKey::secret`]).
+    pub key: Option<Secret>,
+    /// Why `key` is absent, when it is.
+    #[serde(default)]
+    pub key_note: Option<String>,
     pub prefix: String,
     pub name: String,
     pub scopes: Vec<String>,
     pub expires_at: Option<Timestamp>,
     pub rotated_from: Option<ApiKeyId>,
     pub created_at: Timestamp,
+}
+
+impl IssuedKey {
+    /// The secret, or [`Error::SecretAlreadyShown`] when this answer repeats an earlier create.
+    pub fn secret(&self) -> Result<&Secret, crate::Error> {
+        self.key.as_ref().ok_or_else(|| crate::Error::SecretAlreadyShown { key_id: self.id.to_string() })
+    }
 }
 
 /// `POST /v1/tenants` answers the tenant and its first key.

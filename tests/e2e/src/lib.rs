@@ -166,7 +166,7 @@ impl Stack {
             .create(&NewTenant::new(name, tenant_type))
             .await
             .expect("the operator creates a tenant");
-        let client = self.client(created.api_key.key.expose());
+        let client = self.client(created.api_key.secret().expect("a new tenant's key").expose());
         (created, client)
     }
 }

@@ -142,7 +142,7 @@ fn tenant_token() -> String {
 
 async fn tenant_key(tenant_type: TenantType) -> (String, String) {
     let (created, _) = stack().tenant(tenant_type).await;
-    (created.tenant.id.to_string(), created.api_key.key.expose().to_string())
+    (created.tenant.id.to_string(), created.api_key.secret().unwrap().expose().to_string())
 }
 
 /// Every route with a path parameter, and where it is answered directly.

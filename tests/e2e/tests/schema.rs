@@ -14,7 +14,7 @@ async fn schemathesis_finds_no_server_error_under_a_tenant_key() {
         panic!("AEX_SCHEMATHESIS is not set: run the suite with deploy/local/stack test, which installs schemathesis");
     };
     let (created, _) = stack().tenant(TenantType::Both).await;
-    let key = created.api_key.key.expose().to_string();
+    let key = created.api_key.secret().unwrap().expose().to_string();
     let schema = format!("{}/openapi.json", stack().gateway.base_url);
     let started = Instant::now();
     let output = tokio::task::spawn_blocking(move || {

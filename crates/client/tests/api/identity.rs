@@ -14,7 +14,7 @@ async fn the_operator_creates_a_tenant_whose_key_works_directly_and_as_a_token()
     assert_eq!(created.tenant.tenant_type, TenantType::Both);
     assert_eq!(created.tenant.status, "ACTIVE");
     assert!(!created.tenant.operator);
-    assert!(created.api_key.key.expose().starts_with("aexk_"));
+    assert!(created.api_key.secret().unwrap().expose().starts_with("aexk_"));
     assert!(created.api_key.scopes.iter().any(|s| s == "billing:write"), "{:?}", created.api_key.scopes);
 
     let own = client.tenants().get(&created.tenant.id).await.unwrap();
@@ -33,7 +33,7 @@ async fn the_operator_creates_a_tenant_whose_key_works_directly_and_as_a_token()
 
     // The client exchanges the key itself, once, and keeps using the token.
     let exchanging = Client::builder(&stack.gateway.base_url)
-        .api_key(created.api_key.key.expose())
+        .api_key(created.api_key.secret().unwrap().expose())
         .exchange_for_token()
         .build()
         .unwrap();
@@ -101,7 +101,7 @@ async fn api_keys_page_stream_rotate_and_revoke() {
     let rotated = keys.rotate(&reader.id, Some(0)).await.unwrap();
     assert_eq!(rotated.previous_key_id, reader.id);
     assert_eq!(rotated.key.rotated_from.as_ref(), Some(&reader.id));
-    let successor = stack.client(rotated.key.key.expose());
+    let successor = stack.client(rotated.key.secret().unwrap().expose());
     assert_eq!(successor.tenants().get(&created.tenant.id).await.unwrap().id, created.tenant.id);
 
     let revoked = keys.revoke(&rotated.key.id).await.unwrap();
@@ -119,4 +119,22 @@ async fn the_gateway_describes_itself_without_credentials() {
     assert_eq!(gateway.info().await.unwrap().name, "aex-gateway");
     let document = gateway.openapi().await.unwrap();
     assert!(document["paths"]["/v1/deposits"].is_object(), "the OpenAPI document lists the public routes");
+}
+
+#[tokio::test]
+async fn a_create_repeated_with_its_idempotency_key_names_the_same_key_without_its_secret() {
+    let stack = stack();
+    let operator = stack.operator();
+    let new = NewTenant::new(format!("Repeat {}", aex_testkit::unique_suffix()), TenantType::Provider);
+    let key = format!("create-{}", aex_testkit::unique_suffix());
+    let first = operator.tenants().idempotency_key(&key).create(&new).await.unwrap();
+    let again = operator.tenants().idempotency_key(&key).create(&new).await.unwrap();
+    assert_eq!((again.tenant.id.clone(), again.api_key.id.clone()), (first.tenant.id.clone(), first.api_key.id.clone()));
+    assert!(first.api_key.secret().unwrap().expose().starts_with("aexk_"));
+    assert!(again.api_key.key.is_none() && again.api_key.key_note.is_some(), "{:?}", again.api_key);
+    let error = again.api_key.secret().unwrap_err();
+    assert!(matches!(error, aex_client::Error::SecretAlreadyShown { .. }), "{error}");
+    // The secret of the first answer is the tenant's key.
+    let client = stack.client(first.api_key.secret().unwrap().expose());
+    assert_eq!(client.tenants().get(&first.tenant.id).await.unwrap().id, first.tenant.id);
 }

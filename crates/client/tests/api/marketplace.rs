@@ -106,7 +106,7 @@ async fn providers_register_subscribe_and_are_found() {
 async fn work_is_published_listed_bid_on_under_seal_and_cancelled() {
     let stack = stack();
     let (created, consumer) = stack.tenant(TenantType::Requestor).await;
-    let consumer_key = created.api_key.key;
+    let consumer_key = created.api_key.secret().unwrap().clone();
     let (_, bidder) = stack.tenant(TenantType::Provider).await;
     let provider = provider_of(&bidder, "legal").await;
     // A unique category so only this test's work matches the subscription.

@@ -60,7 +60,7 @@ async fn a_retry_after_a_lost_answer_reuses_the_key_and_deposits_once() {
     let (created, _) = stack.tenant(TenantType::Requestor).await;
     let (url, keys) = relay_losing_the_first_answer(stack.gateway.addr);
     let client = Client::builder(&url)
-        .api_key(created.api_key.key.expose())
+        .api_key(created.api_key.secret().unwrap().expose())
         .timeout(Duration::from_secs(20))
         .max_retries(3)
         .build()
@@ -74,7 +74,7 @@ async fn a_retry_after_a_lost_answer_reuses_the_key_and_deposits_once() {
     assert!(keys.iter().all(|k| k == &keys[0]), "every attempt carries the same key: {keys:?}");
     assert!(uuid_like(&keys[0]), "a generated key is a UUID: {}", keys[0]);
 
-    let balance = stack.client(created.api_key.key.expose()).balance().get(None).await.unwrap();
+    let balance = stack.client(created.api_key.secret().unwrap().expose()).balance().get(None).await.unwrap();
     assert_eq!(balance.balance_minor, 4_200, "deposited once");
 }
 
