@@ -72,7 +72,8 @@ async fn start() -> String {
     config.largest_body_bytes = BATCH_LIMIT;
     let app = apply_stack(routes, &config);
     let (listener, addr) = aex_testkit::listener().await;
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(async move { aex_common::server::serve(listener, app, shutdown).await.unwrap() });
     format!("http://{addr}")
 }
 
@@ -290,4 +291,41 @@ async fn metrics_are_labelled_by_matched_route() {
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("route=\"/items/{id}\""), "{metrics}");
     assert!(!metrics.contains("alpha"), "raw path segments must not become labels");
+}
+
+/// Sends raw bytes and returns the answer's status line and body.
+async fn raw(base: &str, request: Vec<u8>) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn oversized_heads_and_wrong_methods_get_the_envelope() {
+    let base = start().await;
+    let get = |target: String, extra: String| {
+        format!("GET {target} HTTP/1.1\r\nhost: x\r\n{extra}connection: close\r\n\r\n").into_bytes()
+    };
+    let cases = [
+        ("URI over 8 KiB", get(format!("/items/{}", "a".repeat(9 * 1024)), String::new()), "414", "URI_TOO_LONG"),
+        ("header over 32 KiB", get("/ok".into(), format!("x-big: {}\r\n", "a".repeat(40 * 1024))), "431", "HEADERS_TOO_LARGE"),
+        ("150 headers", get("/ok".into(), (0..150).map(|i| format!("x-h{i}: v\r\n")).collect()), "431", "HEADERS_TOO_LARGE"),
+        ("wrong method", b"DELETE /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(), "405", "METHOD_NOT_ALLOWED"),
+    ];
+    for (what, request, status, code) in cases {
+        let (status_line, body) = raw(&base, request).await;
+        assert!(status_line.starts_with(&format!("HTTP/1.1 {status}")), "{what}: {status_line}");
+        let envelope: aex_api::ErrorEnvelope = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: {body}"));
+        assert_eq!(envelope.error.code, code, "{what}");
+        assert!(!envelope.error.request_id.is_empty(), "{what}");
+    }
+    // Within the limits, the same request is served.
+    let (status_line, _) = raw(&base, get(format!("/items/{}", "a".repeat(8000)), "x-h: v\r\n".into())).await;
+    assert!(status_line.starts_with("HTTP/1.1 200"), "{status_line}");
 }

@@ -69,7 +69,7 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
         .layer(RequestBodyLimitLayer::new(config.largest_body_bytes.max(config.body_limit_bytes)))
         .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(timeout, req, next)))
         .layer(middleware::from_fn(normalize_error_bodies))
-        .layer(middleware::from_fn(super::input::refuse_unstorable_text))
+        .layer(middleware::from_fn(super::input::check_request_head))
         .layer(cors_layer(&config.cors_origins, config.cors_any_origin))
         .layer(middleware::from_fn(trace_context))
         .layer(middleware::from_fn(record_metrics))
