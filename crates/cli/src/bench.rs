@@ -24,7 +24,7 @@ const AMOUNT_MINOR: i64 = 1;
 const PAYER_FUNDS_MINOR: i64 = 100_000_000;
 
 /// The figures of a run. Latencies are those of the successful requests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub requests: u64,
     pub ok: u64,
@@ -216,6 +216,8 @@ pub async fn bench(global: &Global, out: Out, args: BenchArgs) -> Result<()> {
 }
 
 /// Prepares the tenant (and accounts), runs the scenario, prints the summary and returns it.
+/// With `--compare-direct`, runs alternating rounds through the gateway and directly against
+/// the service instead, and returns the gateway's last round.
 pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summary> {
     let scenario = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let run = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -228,12 +230,207 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         Scenario::Balance | Scenario::Deposit => None,
     };
     // No retries: every request is measured and counted once.
-    let target = Arc::new(Target { client: global.without_retries(&key)?, accounts });
+    let gateway = Arc::new(Target { client: global.without_retries(&key)?, accounts: accounts.clone() });
+    let Some(direct_url) = args.compare_direct.as_deref() else {
+        let summary = run_scenario(out, args, gateway, &global.gateway_url, &run).await?;
+        let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds });
+        if let (Some(object), Ok(serde_json::Value::Object(figures))) =
+            (value.as_object_mut(), serde_json::to_value(&summary))
+        {
+            object.extend(figures);
+        }
+        out.result(|| summary_text(&scenario, args, &summary), &value);
+        return Ok(summary);
+    };
+    let tenant_id = global.with_key(&key)?.auth().token().await?.tenant_id;
+    let token = direct_token(&args.service_token_secret_file, tenant_id.as_str())?;
+    let direct_client = aex_client::Client::builder(direct_url)
+        .bearer_token(token)
+        .max_retries(0)
+        .timeout(Duration::from_secs(global.timeout_secs))
+        .build()
+        .map_err(|e| CliError::Usage(format!("--compare-direct: {e}")))?;
+    let direct = Arc::new(Target { client: direct_client, accounts });
+    let mut rounds = Vec::new();
+    for round in 0..args.rounds {
+        // Alternate which side goes first, so drift in the machine's load favours neither.
+        let order: [bool; 2] = if round % 2 == 0 { [true, false] } else { [false, true] };
+        let mut pair = [None, None];
+        for through_gateway in order {
+            let (target, url, pid) = if through_gateway {
+                (gateway.clone(), global.gateway_url.as_str(), args.gateway_pid)
+            } else {
+                (direct.clone(), direct_url, args.service_pid)
+            };
+            let before = pid.and_then(cpu_ticks);
+            let summary = run_scenario(out, args, target, url, &format!("{run}-r{round}-{through_gateway}")).await?;
+            let cpu = cpu_us_per_request(before, pid.and_then(cpu_ticks), summary.requests);
+            pair[usize::from(!through_gateway)] = Some(Side { summary, cpu_us_per_request: cpu });
+        }
+        if let [Some(gateway), Some(direct)] = pair {
+            out.progress(&format!(
+                "round {}: gateway {} /s, direct {} /s",
+                round + 1,
+                gateway.summary.requests_per_second,
+                direct.summary.requests_per_second
+            ));
+            rounds.push(Round { gateway, direct });
+        }
+    }
+    let comparison = Comparison::of(&rounds);
+    let value = json!({
+        "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds, "rounds": rounds.len(),
+        "comparison": comparison,
+    });
+    out.result(|| comparison_text(&scenario, args, &comparison), &value);
+    rounds.pop().map(|r| r.gateway.summary).ok_or_else(|| CliError::check("no round completed"))
+}
 
-    out.progress(&format!(
-        "running {scenario} through {} for {} s with {} tasks",
-        global.gateway_url, args.seconds, args.concurrency
-    ));
+/// A service token for `tenant_id`, as the gateway would mint it for the bench's requests.
+fn direct_token(secret_file: &std::path::Path, tenant_id: &str) -> Result<String> {
+    let secret = std::fs::read_to_string(secret_file).map_err(|e| CliError::file(secret_file, e))?;
+    let tokens = aex_common::auth::ServiceTokens::new(
+        &aex_common::secret::Secret::new(secret.trim().to_string()),
+        Duration::from_secs(3_600),
+    )
+    .map_err(|e| CliError::Usage(format!("the service-token secret in {}: {e}", secret_file.display())))?;
+    let scopes = ["read".to_string(), "billing:write".to_string()];
+    tokens
+        .mint("gateway", Some(tenant_id), &scopes, None)
+        .map_err(|e| CliError::Usage(format!("cannot mint a service token: {e}")))
+}
+
+/// User plus system CPU time of `pid` so far, in clock ticks (`/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
+/// Linux reports CPU time in units of 1/100 s (`USER_HZ`) on every platform we run on.
+const MICROS_PER_TICK: u64 = 10_000;
+
+fn cpu_us_per_request(before: Option<u64>, after: Option<u64>, requests: u64) -> Option<u64> {
+    let spent = after?.checked_sub(before?)?;
+    (requests > 0).then(|| spent * MICROS_PER_TICK / requests)
+}
+
+/// One side of a round.
+#[derive(Debug, Clone, Serialize)]
+struct Side {
+    summary: Summary,
+    cpu_us_per_request: Option<u64>,
+}
+
+/// A gateway run and a direct run, back to back.
+#[derive(Debug, Clone)]
+struct Round {
+    gateway: Side,
+    direct: Side,
+}
+
+/// Medians over the rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    pub gateway_per_second: u64,
+    pub direct_per_second: u64,
+    /// Median of each round's gateway/direct throughput, in tenths of a percent.
+    pub share_permille: u64,
+    pub share_min_permille: u64,
+    pub share_max_permille: u64,
+    pub gateway_p50_us: u64,
+    pub direct_p50_us: u64,
+    pub gateway_p99_us: u64,
+    pub direct_p99_us: u64,
+    pub gateway_cpu_us_per_request: Option<u64>,
+    pub service_cpu_us_per_request: Option<u64>,
+    pub gateway_errors: u64,
+    pub direct_errors: u64,
+}
+
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+impl Comparison {
+    fn of(rounds: &[Round]) -> Self {
+        let gateway = |f: fn(&Summary) -> u64| median(rounds.iter().map(|r| f(&r.gateway.summary)).collect());
+        let direct = |f: fn(&Summary) -> u64| median(rounds.iter().map(|r| f(&r.direct.summary)).collect());
+        let shares: Vec<u64> = rounds
+            .iter()
+            .map(|r| r.gateway.summary.requests_per_second * 1_000 / r.direct.summary.requests_per_second.max(1))
+            .collect();
+        let cpu = |side: fn(&Round) -> Option<u64>| {
+            let values: Option<Vec<u64>> = rounds.iter().map(side).collect();
+            values.filter(|v| !v.is_empty()).map(median)
+        };
+        Comparison {
+            gateway_per_second: gateway(|s| s.requests_per_second),
+            direct_per_second: direct(|s| s.requests_per_second),
+            share_permille: median(shares.clone()),
+            share_min_permille: shares.iter().copied().min().unwrap_or_default(),
+            share_max_permille: shares.iter().copied().max().unwrap_or_default(),
+            gateway_p50_us: gateway(|s| s.p50_us),
+            direct_p50_us: direct(|s| s.p50_us),
+            gateway_p99_us: gateway(|s| s.p99_us),
+            direct_p99_us: direct(|s| s.p99_us),
+            gateway_cpu_us_per_request: cpu(|r| r.gateway.cpu_us_per_request),
+            service_cpu_us_per_request: cpu(|r| r.direct.cpu_us_per_request),
+            gateway_errors: rounds.iter().map(|r| r.gateway.summary.failed).sum(),
+            direct_errors: rounds.iter().map(|r| r.direct.summary.failed).sum(),
+        }
+    }
+}
+
+fn permille(value: u64) -> String {
+    format!("{}.{} %", value / 10, value % 10)
+}
+
+/// The comparison as text: medians of the rounds, the share, and the CPU per request.
+pub fn comparison_text(scenario: &str, args: &BenchArgs, c: &Comparison) -> String {
+    let cpu = |v: Option<u64>| v.map(|us| format!("{us} µs")).unwrap_or_else(|| "-".into());
+    format!(
+        "bench {scenario}: {} rounds of {} s each way, {} tasks (medians)\n\
+         \x20 {:<14}{:>12}{:>12}{:>12}{:>16}{:>8}\n\
+         \x20 {:<14}{:>12}{:>12}{:>12}{:>16}{:>8}\n\
+         \x20 {:<14}{:>12}{:>12}{:>12}{:>16}{:>8}\n\
+         \x20 share through the gateway: {} (rounds {} – {}); p50 added: {}",
+        args.rounds,
+        args.seconds,
+        args.concurrency,
+        "",
+        "requests/s",
+        "p50",
+        "p99",
+        "CPU/request",
+        "errors",
+        "direct",
+        c.direct_per_second,
+        ms(c.direct_p50_us),
+        ms(c.direct_p99_us),
+        cpu(c.service_cpu_us_per_request),
+        c.direct_errors,
+        "gateway",
+        c.gateway_per_second,
+        ms(c.gateway_p50_us),
+        ms(c.gateway_p99_us),
+        cpu(c.gateway_cpu_us_per_request),
+        c.gateway_errors,
+        permille(c.share_permille),
+        permille(c.share_min_permille),
+        permille(c.share_max_permille),
+        ms(c.gateway_p50_us.saturating_sub(c.direct_p50_us)),
+    )
+}
+
+/// Runs the scenario against `target` for `--seconds` with `--concurrency` tasks.
+async fn run_scenario(out: Out, args: &BenchArgs, target: Arc<Target>, url: &str, run: &str) -> Result<Summary> {
+    let scenario = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    out.progress(&format!("running {scenario} through {url} for {} s with {} tasks", args.seconds, args.concurrency));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let handles: Vec<_> = (0..args.concurrency)
@@ -260,20 +457,57 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
             *errors.entry(code).or_default() += count;
         }
     }
-    let summary = summarize(latencies, errors, elapsed);
-    let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds });
-    if let (Some(object), Ok(serde_json::Value::Object(figures))) =
-        (value.as_object_mut(), serde_json::to_value(&summary))
-    {
-        object.extend(figures);
-    }
-    out.result(|| summary_text(&scenario, args, &summary), &value);
-    Ok(summary)
+    Ok(summarize(latencies, errors, elapsed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bench_args(seconds: u64, concurrency: u32) -> BenchArgs {
+        BenchArgs {
+            seconds,
+            concurrency,
+            scenario: Scenario::Transfer,
+            to: None,
+            compare_direct: None,
+            service_token_secret_file: ".local/secrets/service_token_secret".into(),
+            rounds: 3,
+            gateway_pid: None,
+            service_pid: None,
+        }
+    }
+
+    fn side(per_second: u64, p50_us: u64, cpu: Option<u64>) -> Side {
+        let summary = Summary { requests_per_second: per_second, p50_us, p99_us: p50_us * 2, ..Summary::default() };
+        Side { summary, cpu_us_per_request: cpu }
+    }
+
+    #[test]
+    fn the_comparison_takes_medians_and_the_median_share_of_the_rounds() {
+        let rounds = vec![
+            Round { gateway: side(800, 3_000, Some(60)), direct: side(1_000, 2_000, Some(100)) },
+            Round { gateway: side(500, 4_000, Some(70)), direct: side(1_000, 2_500, Some(90)) },
+            Round { gateway: side(900, 2_900, Some(50)), direct: side(1_000, 2_100, Some(95)) },
+        ];
+        let c = Comparison::of(&rounds);
+        assert_eq!((c.gateway_per_second, c.direct_per_second), (800, 1_000));
+        assert_eq!((c.share_permille, c.share_min_permille, c.share_max_permille), (800, 500, 900));
+        assert_eq!((c.gateway_p50_us, c.direct_p50_us), (3_000, 2_100));
+        assert_eq!((c.gateway_cpu_us_per_request, c.service_cpu_us_per_request), (Some(60), Some(95)));
+        let text = comparison_text("transfer", &bench_args(10, 64), &c);
+        assert!(text.contains("share through the gateway: 80.0 % (rounds 50.0 % – 90.0 %); p50 added: 0.90 ms"), "{text}");
+        let without_cpu = Comparison::of(&[Round { gateway: side(1, 1, None), direct: side(1, 1, Some(5)) }]);
+        assert_eq!(without_cpu.gateway_cpu_us_per_request, None);
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc_and_spread_over_the_requests() {
+        assert!(cpu_ticks(std::process::id()).is_some(), "this process's own /proc entry");
+        assert_eq!(cpu_us_per_request(Some(100), Some(150), 10_000), Some(50));
+        assert_eq!(cpu_us_per_request(Some(100), None, 10_000), None);
+        assert_eq!(cpu_us_per_request(Some(100), Some(150), 0), None);
+    }
 
     fn ms_list(values: &[u64]) -> Vec<Duration> {
         values.iter().map(|&v| Duration::from_millis(v)).collect()
@@ -320,7 +554,7 @@ mod tests {
     fn the_text_shows_throughput_latency_and_each_error_code() {
         let errors = BTreeMap::from([("402 INSUFFICIENT_FUNDS".to_string(), 2), ("429 RATE_LIMITED".to_string(), 5)]);
         let summary = summarize(ms_list(&[3, 4]), errors, Duration::from_millis(2_500));
-        let args = BenchArgs { seconds: 2, concurrency: 4, scenario: Scenario::Transfer, to: None };
+        let args = bench_args(2, 4);
         let text = summary_text("transfer", &args, &summary);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "bench transfer: 4 tasks for 2.5 s");

@@ -306,6 +306,23 @@ pub struct BenchArgs {
     /// payee tenant is created).
     #[arg(long)]
     pub to: Option<String>,
+    /// Also run the scenario directly against the owning service at this URL (settlement,
+    /// e.g. http://127.0.0.1:8088) with a service token, alternating with the gateway runs, and
+    /// print the gateway's share.
+    #[arg(long)]
+    pub compare_direct: Option<String>,
+    /// The service-token secret the direct runs sign with (the local stack's file).
+    #[arg(long, default_value = ".local/secrets/service_token_secret")]
+    pub service_token_secret_file: std::path::PathBuf,
+    /// Alternating gateway/direct rounds of --seconds each, with --compare-direct.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// The gateway's process id: its CPU time per request is printed (from /proc).
+    #[arg(long)]
+    pub gateway_pid: Option<u32>,
+    /// The service's process id, for its CPU time per request in the direct runs.
+    #[arg(long)]
+    pub service_pid: Option<u32>,
 }
 
 /// Why the configuration cannot make a client.
