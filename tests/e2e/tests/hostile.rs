@@ -145,6 +145,22 @@ async fn tenant_key(tenant_type: TenantType) -> (String, String) {
     (created.tenant.id.to_string(), created.api_key.secret().unwrap().expose().to_string())
 }
 
+/// A new tenant's key and its account, with `amount` deposited ("0": none).
+async fn funded_tenant(amount: &str) -> (String, String) {
+    let gateway = &stack().gateway.base_url;
+    let (_, key) = tenant_key(TenantType::Both).await;
+    if amount != "0" {
+        let body = serde_json::to_vec(&json!({ "amount": amount })).unwrap();
+        let deposit = send(gateway, "POST", "/v1/deposits", Credential::ApiKey(&key), Some(body)).await;
+        assert_eq!(deposit.status, 201, "{}", deposit.body);
+    }
+    // A balance read opens the tenant's account.
+    send(gateway, "GET", "/v1/balance", Credential::ApiKey(&key), None).await;
+    let answer = send(gateway, "GET", "/v1/accounts", Credential::ApiKey(&key), None).await;
+    let account = answer.body["accounts"][0]["id"].as_str().unwrap().to_string();
+    (key, account)
+}
+
 /// Every route with a path parameter, and where it is answered directly.
 fn routes_with_parameters() -> impl Iterator<Item = &'static Route> {
     ROUTES.iter().filter(|r| parameters(r.pattern) > 0)
@@ -233,18 +249,8 @@ async fn hostile_json_on_every_post_route_is_refused_never_a_server_error() {
 #[tokio::test]
 async fn money_routes_take_only_decimal_strings_and_known_fields() {
     let gateway = &stack().gateway.base_url;
-    let (_, key) = tenant_key(TenantType::Both).await;
-    let (_, other_key) = tenant_key(TenantType::Both).await;
-    let deposit =
-        send(gateway, "POST", "/v1/deposits", Credential::ApiKey(&key), Some(br#"{"amount":"10.00"}"#.to_vec())).await;
-    assert_eq!(deposit.status, 201, "{}", deposit.body);
-    let account = |key: String| async move {
-        // A balance read opens the tenant's account.
-        send(gateway, "GET", "/v1/balance", Credential::ApiKey(&key), None).await;
-        let answer = send(gateway, "GET", "/v1/accounts", Credential::ApiKey(&key), None).await;
-        answer.body["accounts"][0]["id"].as_str().unwrap().to_string()
-    };
-    let (mine, theirs) = (account(key.clone()).await, account(other_key.clone()).await);
+    let (key, mine) = funded_tenant("10.00").await;
+    let (other_key, theirs) = funded_tenant("0").await;
     let transfer = |amount: Value| json!({ "id": format!("t-{}", aex_testkit::unique_suffix()), "debit_account_id": mine, "credit_account_id": theirs, "amount": amount });
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("/v1/deposits", br#"{"amount":1}"#.to_vec(), "INVALID_AMOUNT"),
@@ -457,18 +463,8 @@ async fn every_service_route_requires_a_service_token_except_the_public_document
 #[tokio::test]
 async fn a_full_transfer_batch_fits_through_the_gateway_and_the_body_limit_is_exact() {
     let gateway = &stack().gateway.base_url;
-    let (_, key) = tenant_key(TenantType::Both).await;
-    let (_, payee) = tenant_key(TenantType::Both).await;
-    let deposit =
-        send(gateway, "POST", "/v1/deposits", Credential::ApiKey(&key), Some(br#"{"amount":"81.89"}"#.to_vec())).await;
-    assert_eq!(deposit.status, 201, "{}", deposit.body);
-    let account = |key: String| async move {
-        // A balance read opens the tenant's account.
-        send(gateway, "GET", "/v1/balance", Credential::ApiKey(&key), None).await;
-        let answer = send(gateway, "GET", "/v1/accounts", Credential::ApiKey(&key), None).await;
-        answer.body["accounts"][0]["id"].as_str().unwrap().to_string()
-    };
-    let (from, to) = (account(key.clone()).await, account(payee.clone()).await);
+    let (key, from) = funded_tenant("81.89").await;
+    let (payee, to) = funded_tenant("0").await;
     let prefix = aex_testkit::unique_suffix();
     let batch: Vec<Value> = (0..aex_api::limits::MAX_TRANSFER_BATCH)
         .map(|i| json!({ "id": format!("b-{prefix}-{i}"), "debit_account_id": from, "credit_account_id": to, "amount": "0.01" }))

@@ -99,31 +99,17 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
     let proxied_post = route.verb == Verb::Post && route.service.name() != "gateway";
     let own_create = matches!((route.verb, route.pattern), (Verb::Post, "/v1/tenants" | "/v1/tenants/{id}/api-keys"));
     if own_create {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "Same key and body: 201 with the same ids and Idempotent-Replayed: true, but the API key's \
-                     secret only in the first answer (later ones carry \"key\": null and a key_note); a \
-                     different body: 422 IDEMPOTENCY_KEY_REUSED. Concurrent repeats wait for the first.",
-                ))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255)))),
-        );
+        op = op.parameter(idempotency_key_parameter(
+            "Same key and body: 201 with the same ids and Idempotent-Replayed: true, but the API key's \
+             secret only in the first answer (later ones carry \"key\": null and a key_note); a \
+             different body: 422 IDEMPOTENCY_KEY_REUSED. Concurrent repeats wait for the first.",
+        ));
     }
     if proxied_post {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "Same key and body within 24 h: the first response replayed (Idempotent-Replayed: true); \
-                     a different body: 422 IDEMPOTENCY_KEY_REUSED; while the first runs: 409 REQUEST_IN_PROGRESS.",
-                ))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255)))),
-        );
+        op = op.parameter(idempotency_key_parameter(
+            "Same key and body within 24 h: the first response replayed (Idempotent-Replayed: true); \
+             a different body: 422 IDEMPOTENCY_KEY_REUSED; while the first runs: 409 REQUEST_IN_PROGRESS.",
+        ));
     }
     if let Some(name) = request {
         op = op.request_body(Some(
@@ -235,6 +221,17 @@ pub fn document() -> OpenApi {
         )
         .paths(paths.build())
         .components(Some(components))
+        .build()
+}
+
+/// The optional `Idempotency-Key` header, with what a repeat answers on this route.
+fn idempotency_key_parameter(description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255))))
         .build()
 }
 
