@@ -252,11 +252,13 @@ fn principal_of(parts: &Parts, tokens: &ServiceTokens) -> Result<Principal, ApiE
 /// use aex_common::auth::{ServiceAuth, ServiceTokens, require_service_token};
 /// use aex_common::secret::Secret;
 /// use axum::{Router, middleware::from_fn_with_state, routing::get};
-/// let tokens = ServiceTokens::new(&Secret::new("x".repeat(32)), std::time::Duration::from_secs(60)).unwrap();
+/// let secret = Secret::new("0123456789abcdefghijklmnopqrstuv".to_string());
+/// let tokens = ServiceTokens::new(&secret, std::time::Duration::from_secs(60))?;
 /// let app: Router = Router::new()
 ///     .route("/v1/crl", get(|| async { "public" }))
 ///     .route("/v1/things", get(|| async { "private" }))
 ///     .route_layer(from_fn_with_state(ServiceAuth::new(tokens, &["/v1/crl"]), require_service_token));
+/// # Ok::<(), aex_common::auth::TokenError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct ServiceAuth {
