@@ -63,8 +63,9 @@ impl NewTenant {
     }
 }
 
-/// The rate-limit overrides of a tenant; `None` means the gateway default.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// The rate-limit overrides of a tenant; `None` means the gateway default. Also what
+/// [`Tenants::set_quotas`] sends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Quotas {
     pub requests_per_minute: Option<i32>,
     pub burst: Option<i32>,
@@ -174,6 +175,12 @@ impl Tenants<'_> {
     /// `POST /v1/tenants/{id}/activate` [admin].
     pub async fn activate(&self, id: &TenantId, reason: Option<&str>) -> Result<Tenant> {
         self.set_status(id, "activate", reason).await
+    }
+
+    /// `POST /v1/tenants/{id}/quotas` [admin]: the tenant's rate limits (`None`: the gateway
+    /// default), in force on the next request at every gateway replica.
+    pub async fn set_quotas(&self, id: &TenantId, quotas: &Quotas) -> Result<Tenant> {
+        self.call(Method::POST, &["v1", "tenants", id.as_str(), "quotas"]).json(quotas)?.send().await
     }
 
     async fn set_status(&self, id: &TenantId, action: &str, reason: Option<&str>) -> Result<Tenant> {

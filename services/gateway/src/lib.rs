@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tenants/{id}", get(http::tenants::show))
         .route("/v1/tenants/{id}/suspend", post(http::tenants::suspend))
         .route("/v1/tenants/{id}/activate", post(http::tenants::activate))
+        .route("/v1/tenants/{id}/quotas", post(http::tenants::set_quotas))
         .route("/v1/tenants/{id}/api-keys", post(http::api_keys::create).get(http::api_keys::list))
         .route("/v1/tenants/{id}/api-keys/{key_id}", delete(http::api_keys::revoke))
         .route("/v1/tenants/{id}/api-keys/{key_id}/rotate", post(http::api_keys::rotate));

@@ -108,6 +108,7 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/v1/tenants/{id}", Gateway, Scope(READ)),
     route(Post, "/v1/tenants/{id}/suspend", Gateway, Scope(ADMIN)),
     route(Post, "/v1/tenants/{id}/activate", Gateway, Scope(ADMIN)),
+    route(Post, "/v1/tenants/{id}/quotas", Gateway, Scope(ADMIN)),
     route(Post, "/v1/tenants/{id}/api-keys", Gateway, Scope(TENANTS_WRITE)),
     route(Get, "/v1/tenants/{id}/api-keys", Gateway, Scope(READ)),
     route(Post, "/v1/tenants/{id}/api-keys/{key_id}/rotate", Gateway, Scope(TENANTS_WRITE)),

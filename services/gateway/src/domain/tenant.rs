@@ -1,6 +1,7 @@
 //! What a tenant is and what a valid tenant or key request looks like.
 
 use super::FieldError;
+use super::ratelimit::TenantOverrides;
 use serde_json::Value;
 
 /// What the tenant does on the market.
@@ -141,6 +142,29 @@ pub fn validate_reason(reason: Option<&str>) -> Result<Option<String>, FieldErro
     }
 }
 
+/// The largest rate or burst an operator may set: far above what one gateway serves, well
+/// inside the rate-limit script's arithmetic.
+pub const MAX_QUOTA: i64 = 10_000_000;
+
+/// Quotas as the operator sets them: rates 1 – [`MAX_QUOTA`] a minute, a burst 0 – [`MAX_QUOTA`],
+/// `None` for the gateway default. Out of range is refused, never clamped.
+pub fn validate_quotas(
+    per_minute: Option<i64>,
+    burst: Option<i64>,
+    money_per_minute: Option<i64>,
+) -> Result<TenantOverrides, FieldError> {
+    let within = |field: &'static str, value: Option<i64>, min: i64| match value {
+        None => Ok(None),
+        Some(v) if (min..=MAX_QUOTA).contains(&v) => Ok(i32::try_from(v).ok()),
+        Some(_) => Err(FieldError::new(field, format!("{field} must be between {min} and {MAX_QUOTA}, or null"))),
+    };
+    Ok(TenantOverrides {
+        per_minute: within("requests_per_minute", per_minute, 1)?,
+        burst: within("burst", burst, 0)?,
+        money_per_minute: within("money_requests_per_minute", money_per_minute, 1)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -198,5 +222,16 @@ mod tests {
         fn email_validation_never_panics(s in ".{0,300}") {
             let _ = validate_email("contact_email", Some(&s));
         }
+    }
+
+    #[test]
+    fn quotas_are_refused_out_of_range_never_clamped() {
+        let set = validate_quotas(Some(600_000), Some(0), None).unwrap();
+        assert_eq!(set, TenantOverrides { per_minute: Some(600_000), burst: Some(0), money_per_minute: None });
+        assert_eq!(validate_quotas(None, None, None).unwrap(), TenantOverrides::default());
+        assert_eq!(validate_quotas(Some(0), None, None).unwrap_err().field, "requests_per_minute");
+        assert_eq!(validate_quotas(None, Some(-1), None).unwrap_err().field, "burst");
+        assert_eq!(validate_quotas(None, None, Some(MAX_QUOTA + 1)).unwrap_err().field, "money_requests_per_minute");
+        assert!(validate_quotas(Some(MAX_QUOTA), Some(MAX_QUOTA), Some(1)).is_ok());
     }
 }

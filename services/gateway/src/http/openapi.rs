@@ -5,7 +5,7 @@
 
 use super::api_keys::{CreateKey, KeyList, KeyView, Revoked, Rotate, Rotated};
 use super::auth_token::{TokenRequest, TokenResponse};
-use super::tenants::{CreateTenant, CreatedTenant, Quotas, StatusChange, TenantView};
+use super::tenants::{CreateTenant, CreatedTenant, Quotas, SetQuotas, StatusChange, TenantView};
 use crate::domain::ratelimit::MONEY_ROUTES;
 use crate::domain::route::{Access, ROUTES, Route, Verb};
 use crate::service::IssuedKey;
@@ -42,6 +42,7 @@ fn owned_bodies(verb: Verb, pattern: &str) -> (Option<&'static str>, Option<(&'s
         (Verb::Post, "/v1/tenants/{id}/suspend" | "/v1/tenants/{id}/activate") => {
             (Some("StatusChange"), Some(("200", "TenantView")))
         }
+        (Verb::Post, "/v1/tenants/{id}/quotas") => (Some("SetQuotas"), Some(("200", "TenantView"))),
         (Verb::Post, "/v1/tenants/{id}/api-keys") => (Some("CreateKey"), Some(("201", "IssuedKey"))),
         (Verb::Get, "/v1/tenants/{id}/api-keys") => (None, Some(("200", "KeyList"))),
         (Verb::Post, "/v1/tenants/{id}/api-keys/{key_id}/rotate") => (Some("Rotate"), Some(("201", "Rotated"))),
@@ -182,6 +183,7 @@ pub fn document() -> OpenApi {
         .schema_from::<CreatedTenant>()
         .schema_from::<TenantView>()
         .schema_from::<Quotas>()
+        .schema_from::<SetQuotas>()
         .schema_from::<StatusChange>()
         .schema_from::<CreateKey>()
         .schema_from::<IssuedKey>()

@@ -1,5 +1,6 @@
 //! Tenants: `POST /v1/tenants` (operator; creates the first key, shown once), `GET
-//! /v1/tenants/{id}` (self or operator), `POST /v1/tenants/{id}/suspend|activate` (operator).
+//! /v1/tenants/{id}` (self or operator), `POST /v1/tenants/{id}/suspend|activate` and
+//! `POST /v1/tenants/{id}/quotas` (operator).
 
 use super::{optional_json, timestamp};
 use crate::AppState;
@@ -36,6 +37,20 @@ pub struct CreateTenant {
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     reason: Option<String>,
+}
+
+/// A tenant's quotas as the operator sets them: each `null` (or absent) means the gateway's
+/// default. Rates are requests per minute (1 – 10 000 000), the burst requests on top (0 –
+/// 10 000 000).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuotas {
+    #[serde(default)]
+    requests_per_minute: Option<i64>,
+    #[serde(default)]
+    burst: Option<i64>,
+    #[serde(default)]
+    money_requests_per_minute: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -192,6 +207,28 @@ pub async fn activate(
     body: Bytes,
 ) -> Result<Json<TenantView>, Error> {
     set_status(state, caller, id, body, tenant::TenantStatus::Active).await
+}
+
+/// Sets a tenant's rate-limit quotas (operator only) and, in the same transaction, tells every
+/// replica to drop the tenant's cached credentials, which carry them: the new quotas apply to
+/// the next request on every replica.
+pub async fn set_quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<SetQuotas>,
+) -> Result<Json<TenantView>, Error> {
+    if !caller.is_admin() {
+        return Err(Error::InsufficientScope(scope::ADMIN));
+    }
+    let quotas = tenant::validate_quotas(body.requests_per_minute, body.burst, body.money_requests_per_minute)?;
+    let mut tx = state.pool.begin().await?;
+    let row = store::tenant::set_quotas(&mut tx, &id, &quotas).await?.ok_or(Error::NotFound("tenant"))?;
+    store::notify_credentials_changed(&mut tx, &id).await?;
+    tx.commit().await?;
+    state.auth.cache().evict(&id);
+    tracing::info!(tenant_id = %id, ?quotas, "tenant quotas changed");
+    Ok(Json(TenantView::new(row)?))
 }
 
 /// Changes the status and, in the same transaction, tells every replica to drop the tenant's

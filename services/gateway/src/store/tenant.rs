@@ -1,5 +1,6 @@
-//! Tenants: create, read, suspend and activate.
+//! Tenants: create, read, suspend and activate, and their rate-limit quotas.
 
+use crate::domain::ratelimit::TenantOverrides;
 use crate::domain::tenant::NewTenant;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -77,6 +78,26 @@ pub async fn set_status(
     .bind(id)
     .bind(status)
     .bind(reason)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sets the rate-limit overrides (`None`: the gateway default); the row updated and returned.
+pub async fn set_quotas(
+    conn: &mut PgConnection,
+    id: &str,
+    quotas: &TenantOverrides,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE tenants SET rate_limit_per_minute = $2, rate_limit_burst = $3, money_rate_limit_per_minute = $4, \
+           updated_at = now() WHERE id = $1 \
+         RETURNING id, name, tenant_type, status, contact_email, billing_email, metadata, is_operator, \
+           rate_limit_per_minute, rate_limit_burst, money_rate_limit_per_minute, status_reason, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(quotas.per_minute)
+    .bind(quotas.burst)
+    .bind(quotas.money_per_minute)
     .fetch_optional(conn)
     .await
 }

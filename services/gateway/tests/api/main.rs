@@ -172,21 +172,12 @@ impl Gateway {
         self.sut.pool().await
     }
 
-    /// Sets a tenant's rate-limit overrides and evicts its cached credentials everywhere.
+    /// Sets a tenant's rate-limit overrides as the operator does (`POST /v1/tenants/{id}/quotas`).
     pub async fn set_limits(&self, tenant: &str, per_minute: Option<i32>, burst: Option<i32>, money: Option<i32>) {
-        let pool = self.pool().await;
-        sqlx::query(
-            "UPDATE tenants SET rate_limit_per_minute = $2, rate_limit_burst = $3, money_rate_limit_per_minute = $4 \
-             WHERE id = $1",
-        )
-        .bind(tenant)
-        .bind(per_minute)
-        .bind(burst)
-        .bind(money)
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query("SELECT pg_notify('aex_gateway_credentials', $1)").bind(tenant).execute(&pool).await.unwrap();
+        let quotas = json!({"requests_per_minute": per_minute, "burst": burst, "money_requests_per_minute": money});
+        let (status, body) = self.call("POST", &format!("/v1/tenants/{tenant}/quotas"), self.admin(), Some(quotas)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["quotas"]["requests_per_minute"], json!(per_minute), "{body}");
     }
 }
 

@@ -224,3 +224,41 @@ async fn unauthenticated_routes_are_limited_per_client_address_behind_a_trusted_
     direct.service.stop().await;
     gw.service.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_sets_quotas_that_apply_at_once_and_refuses_what_is_out_of_range() {
+    let gw = crate::start_gateway_with(&["--rate-limit-cold-start-seconds", "0"]).await;
+    let (tenant, key) = gw.create_tenant("REQUESTOR").await;
+    let path = format!("/v1/tenants/{tenant}/quotas");
+    let before = send(&gw.service, "GET", "/v1/balance", &key, None).await;
+    assert_eq!(before.header("x-ratelimit-limit"), Some(1050), "the default before any override");
+
+    // Only the operator sets quotas; a tenant cannot raise its own.
+    let (status, body) = gw.call("POST", &path, Cred::ApiKey(&key), Some(json!({"requests_per_minute": 5}))).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (403, Some("INSUFFICIENT_SCOPE")), "{body}");
+    // Out of range, wrong types and unknown fields are refused, never clamped or dropped.
+    for refused in [
+        json!({"requests_per_minute": 0}),
+        json!({"burst": -1}),
+        json!({"money_requests_per_minute": 10_000_001}),
+        json!({"requests_per_minute": "5"}),
+        json!({"requests_per_minute": 5, "tenant_id": "tenant_other"}),
+    ] {
+        let (status, body) = gw.call("POST", &path, gw.admin(), Some(refused.clone())).await;
+        assert_eq!(status, 400, "{refused} -> {body}");
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
+    let (status, body) =
+        gw.call("POST", "/v1/tenants/tenant_nobody/quotas", gw.admin(), Some(json!({"burst": 1}))).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (404, Some("NOT_FOUND")), "{body}");
+    let unchanged = send(&gw.service, "GET", "/v1/balance", &key, None).await;
+    assert_eq!(unchanged.header("x-ratelimit-limit"), Some(1050), "nothing refused took effect");
+
+    gw.set_limits(&tenant, Some(600_000), Some(1_000), None).await;
+    let raised = send(&gw.service, "GET", "/v1/balance", &key, None).await;
+    assert_eq!(raised.header("x-ratelimit-limit"), Some(601_000), "the next request uses the new quota");
+    // Null returns to the default.
+    gw.set_limits(&tenant, None, None, None).await;
+    let reset = send(&gw.service, "GET", "/v1/balance", &key, None).await;
+    assert_eq!(reset.header("x-ratelimit-limit"), Some(1050));
+}
