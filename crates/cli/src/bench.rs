@@ -5,7 +5,7 @@
 use crate::cli::{BenchArgs, Global, Scenario};
 use crate::output::{CliError, Out, money};
 use aex_client::Client;
-use aex_client::identity::{NewTenant, TenantType};
+use aex_client::identity::{NewTenant, Quotas, TenantType};
 use aex_client::money::{Funds, NewTransfer};
 use aex_types::{AccountId, Currency, Money};
 use clap::ValueEnum;
@@ -20,6 +20,8 @@ type Result<T> = std::result::Result<T, CliError>;
 const CURRENCY: Currency = Currency::USD;
 /// What each money-moving request moves: one cent.
 const AMOUNT_MINOR: i64 = 1;
+/// Transfers in one request of the batch scenario.
+const BATCH_SIZE: usize = 100;
 /// What the bench's own payer deposits for the transfer scenario: a hundred million cents.
 const PAYER_FUNDS_MINOR: i64 = 100_000_000;
 
@@ -133,7 +135,19 @@ async fn call(target: &Target, scenario: Scenario, id: &str) -> std::result::Res
             let transfer = NewTransfer::posted(id, from.clone(), to.clone(), amount).reference("aex bench");
             target.client.transfers().idempotency_key(id).create(&transfer).await.map(drop)
         }
-        (Scenario::Transfer, None) => Err(aex_client::Error::InvalidInput("no accounts to transfer between".into())),
+        (Scenario::Batch, Some((from, to))) => {
+            let batch: Vec<NewTransfer> = (0..BATCH_SIZE)
+                .map(|i| NewTransfer::posted(format!("{id}-{i}"), from.clone(), to.clone(), amount).reference("aex bench"))
+                .collect();
+            let result = target.client.transfers().idempotency_key(id).create_batch(&batch).await?;
+            match result.results.iter().find(|r| !r.is_committed()) {
+                Some(refused) => Err(aex_client::Error::InvalidInput(format!("a batch item was {}", refused.result))),
+                None => Ok(()),
+            }
+        }
+        (Scenario::Transfer | Scenario::Batch, None) => {
+            Err(aex_client::Error::InvalidInput("no accounts to transfer between".into()))
+        }
     }
 }
 
@@ -160,10 +174,21 @@ async fn task(target: Arc<Target>, scenario: Scenario, deadline: Instant, prefix
     samples
 }
 
-/// A tenant made by the operator for this run, and its key.
+/// The quotas the operator gives the run's tenants: far above what the machine can send, so
+/// no request of the run is limited and the gateway's defaults stay as they are.
+const BENCH_QUOTA_PER_MINUTE: i32 = 10_000_000;
+
+/// A tenant made by the operator for this run, with quotas no run reaches, and its key.
 async fn create_tenant(global: &Global, out: Out, name: String, tenant_type: TenantType) -> Result<String> {
-    let created = global.operator()?.tenants().create(&NewTenant::new(name, tenant_type)).await?;
-    out.progress(&format!("created tenant {} ({}) for the run", created.tenant.id, created.tenant.name));
+    let operator = global.operator()?;
+    let created = operator.tenants().create(&NewTenant::new(name, tenant_type)).await?;
+    let quotas = Quotas {
+        requests_per_minute: Some(BENCH_QUOTA_PER_MINUTE),
+        burst: Some(BENCH_QUOTA_PER_MINUTE),
+        money_requests_per_minute: Some(BENCH_QUOTA_PER_MINUTE),
+    };
+    operator.tenants().set_quotas(&created.tenant.id, &quotas).await?;
+    out.progress(&format!("created tenant {} ({}) for the run, quotas raised", created.tenant.id, created.tenant.name));
     Ok(created.api_key.secret()?.expose().to_string())
 }
 
@@ -226,7 +251,7 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         None => (create_tenant(global, out, run.clone(), TenantType::Requestor).await?, true),
     };
     let accounts = match args.scenario {
-        Scenario::Transfer => Some(transfer_accounts(global, out, args, &global.with_key(&key)?, own, &run).await?),
+        Scenario::Transfer | Scenario::Batch => Some(transfer_accounts(global, out, args, &global.with_key(&key)?, own, &run).await?),
         Scenario::Balance | Scenario::Deposit => None,
     };
     // No retries: every request is measured and counted once.

@@ -290,6 +290,9 @@ pub enum Scenario {
     Deposit,
     /// `POST /v1/transfers` of 0.01 USD, a unique transfer id and Idempotency-Key each.
     Transfer,
+    /// `POST /v1/transfers` with a batch of 100 transfers of 0.01 USD, every id unique and an
+    /// Idempotency-Key each; a request counts as one, whatever it holds.
+    Batch,
 }
 
 #[derive(Debug, Clone, Args)]
