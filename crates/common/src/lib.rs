@@ -11,3 +11,4 @@ pub mod runtime;
 pub mod secret;
 pub mod server;
 pub mod telemetry;
+pub mod trace_context;

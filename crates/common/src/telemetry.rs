@@ -1,9 +1,9 @@
 //! Logs, traces and metrics for a service process.
 //!
 //! Logs are JSON lines (or text for a terminal) carrying the request span's `request_id`,
-//! `trace_id`, `span_id` and tenant. A tracer provider is always installed so every request
-//! has a W3C trace id even without a collector; spans are exported over OTLP only when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Metrics go to a Prometheus recorder rendered at
+//! `trace_id`, `span_id` and tenant. Every request has a W3C trace id, the caller's when it
+//! sent one; spans go through OpenTelemetry and are exported over OTLP only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (otherwise `trace_context` keeps the ids). Metrics go to a Prometheus recorder rendered at
 //! `/metrics`.
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -26,7 +26,8 @@ pub enum LogFormat {
 /// Keeps the tracer provider alive; `shutdown` flushes spans not yet exported.
 #[derive(Debug)]
 pub struct Telemetry {
-    provider: SdkTracerProvider,
+    /// Present when spans are exported.
+    provider: Option<SdkTracerProvider>,
     metrics: PrometheusHandle,
 }
 
@@ -37,7 +38,9 @@ impl Telemetry {
 
     /// Flushes and stops span export; call once on the way out.
     pub fn shutdown(self) {
-        if let Err(error) = self.provider.shutdown() {
+        if let Some(provider) = self.provider
+            && let Err(error) = provider.shutdown()
+        {
             eprintln!("trace export shutdown failed: {error}");
         }
     }
@@ -55,9 +58,19 @@ pub enum TelemetryError {
 /// Installs logging, tracing and metrics for `service`. Call once, early in `main`.
 pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = tracer_provider(service)?;
-    let tracer = provider.tracer(service);
-    opentelemetry::global::set_tracer_provider(provider.clone());
+    let exporting = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty());
+    // Spans go through the OpenTelemetry SDK only when they are exported: otherwise building
+    // them cost the request path more than everything else it traces, and the request's W3C
+    // context is kept by `trace_context` instead.
+    let (provider, otel_layer) = if exporting {
+        let provider = tracer_provider(service)?;
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
+        (Some(provider), Some(layer))
+    } else {
+        (None, None)
+    };
+    crate::trace_context::set_otel_owns_context(exporting);
 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt_layer = match format {
@@ -72,7 +85,7 @@ pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, Telem
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(otel_layer)
         .with(fmt_layer)
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
@@ -83,10 +96,6 @@ pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, Telem
 fn tracer_provider(service: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(service).build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
-    let endpoint_set = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty());
-    if !endpoint_set {
-        return Ok(builder.build());
-    }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .build()

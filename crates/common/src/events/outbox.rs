@@ -31,8 +31,14 @@ impl<'a, T> NewEvent<'a, T> {
     }
 }
 
-/// The W3C `traceparent` of the current span, if a tracer is installed.
+/// The W3C `traceparent` of the current request ([`crate::trace_context`]) or, when spans are
+/// exported, of the current span.
 pub fn current_traceparent() -> Option<String> {
+    if !crate::trace_context::otel_owns_context()
+        && let Some(traceparent) = crate::trace_context::outbound_traceparent()
+    {
+        return Some(traceparent);
+    }
     let context = tracing::Span::current().context();
     let mut carrier: HashMap<String, String> = HashMap::new();
     opentelemetry::global::get_text_map_propagator(|propagator| {

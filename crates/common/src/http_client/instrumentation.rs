@@ -66,9 +66,17 @@ pub(crate) fn record_attempt(downstream: &Arc<str>, outcome: Outcome, elapsed: D
     metrics::histogram!(REQUEST_DURATION, "downstream" => downstream.clone()).record(elapsed);
 }
 
-/// Writes W3C `traceparent`/`tracestate` for the current span into `headers`; a no-op when no
-/// propagator or OpenTelemetry layer is installed.
+/// Writes W3C `traceparent`/`tracestate` for the current request or span into `headers`: the
+/// request's own context when spans are not exported ([`crate::trace_context`]), otherwise the
+/// current OpenTelemetry span's (a no-op when no propagator or layer is installed).
 pub(crate) fn inject_trace_context(headers: &mut HeaderMap) {
+    if !crate::trace_context::otel_owns_context()
+        && let Some(traceparent) = crate::trace_context::outbound_traceparent()
+        && let Ok(value) = HeaderValue::from_str(&traceparent)
+    {
+        headers.insert(HeaderName::from_static("traceparent"), value);
+        return;
+    }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));

@@ -2,6 +2,7 @@
 //! panic capture, error-envelope normalisation and per-route metrics.
 
 use super::error::{ApiError, REQUEST_ID, code_for_status};
+use crate::trace_context::{self, TraceContext};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -61,8 +62,10 @@ impl StackConfig {
 pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
     let timeout = config.request_timeout;
     let service = HeaderValue::from_static(config.service);
-    // Listed innermost first: the request id wraps everything, so every response carries it;
-    // error normalisation sits outside the timeout and body limits it rewrites.
+    // Listed innermost first: `observe` wraps everything, so every response carries the
+    // request id; error normalisation sits outside the timeout and body limits it rewrites.
+    // Each layer is a boxed service cloned per request, so the per-request concerns that
+    // need no ordering of their own share one (`observe`).
     router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -71,19 +74,7 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
         .layer(middleware::from_fn(normalize_error_bodies))
         .layer(middleware::from_fn(super::input::check_request_head))
         .layer(cors_layer(&config.cors_origins, config.cors_any_origin))
-        .layer(middleware::from_fn(trace_context))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(middleware::map_response(move |mut response: Response| {
-            let service = service.clone();
-            async move {
-                // A proxy passes on the name of the service that really answered.
-                if !response.headers().contains_key(&X_AEX_SERVICE) {
-                    response.headers_mut().insert(X_AEX_SERVICE.clone(), service);
-                }
-                response
-            }
-        }))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(move |req: Request, next: Next| observe(service.clone(), req, next)))
 }
 
 fn cors_layer(origins: &[String], any_when_unset: bool) -> CorsLayer {
@@ -96,9 +87,18 @@ fn cors_layer(origins: &[String], any_when_unset: bool) -> CorsLayer {
     layer.allow_origin(AllowOrigin::list(allowed))
 }
 
-/// Takes the caller's `X-Request-ID` when it is sane, otherwise makes one; makes it
-/// available to handlers (extension and task-local) and echoes it on the response.
-async fn request_id(mut req: Request, next: Next) -> Response {
+/// What every request gets around it, in one layer:
+/// - its request id: the caller's `X-Request-ID` when it is sane, otherwise a new one, made
+///   available to handlers (extension and task-local) and echoed on the response;
+/// - its span, a child of the caller's W3C `traceparent`, so one trace follows a request
+///   through every service, with its ids recorded for the JSON logs;
+/// - its count and latency by matched route (never the raw path);
+/// - `X-AEX-Service`, unless a proxy already passed on the name of the service that answered.
+///
+/// Each request is logged when it completes: server errors at WARN, client errors at INFO and
+/// the rest at DEBUG, so a busy service's logs hold what needs attention while the metrics
+/// count every request.
+async fn observe(service: HeaderValue, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -107,9 +107,36 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| aex_types::RequestId::new().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let route: Arc<str> =
+        req.extensions().get::<MatchedPath>().map(|p| Arc::from(p.as_str())).unwrap_or_else(|| Arc::from("unmatched"));
+    let method = req.method().clone();
+    let (span, trace) = request_span(&req, &id);
+    let started = Instant::now();
+    let served = REQUEST_ID.scope(id.clone(), next.run(req).instrument(span.clone()));
+    let mut response = match trace {
+        Some(trace) => trace_context::CURRENT.scope(trace, served).await,
+        None => served.await,
+    };
+    let elapsed = started.elapsed();
+    let status = response.status();
+    span.record("status", status.as_u16());
+    span.in_scope(|| {
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        if status.is_server_error() {
+            tracing::warn!(elapsed_ms, "request completed");
+        } else if status.is_client_error() {
+            tracing::info!(elapsed_ms, "request completed");
+        } else {
+            tracing::debug!(elapsed_ms, "request completed");
+        }
+    });
+    record_metrics(method.as_str(), &route, status, elapsed);
+    let headers = response.headers_mut();
+    if !headers.contains_key(&X_AEX_SERVICE) {
+        headers.insert(X_AEX_SERVICE.clone(), service);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        headers.insert(X_REQUEST_ID.clone(), value);
     }
     response
 }
@@ -130,13 +157,10 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// Opens the request span as a child of the caller's W3C `traceparent`, so one trace follows
-/// a request through every service, and records its ids for the JSON logs.
-async fn trace_context(req: Request, next: Next) -> Response {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(req.headers()))
-    });
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+/// The request's span, a child of the caller's W3C `traceparent`, with its trace and span
+/// ids recorded for the logs; and, when OpenTelemetry does not own the context, the request's
+/// context for [`trace_context::CURRENT`].
+fn request_span(req: &Request, request_id: &str) -> (tracing::Span, Option<TraceContext>) {
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -147,6 +171,18 @@ async fn trace_context(req: Request, next: Next) -> Response {
         tenant_id = tracing::field::Empty,
         status = tracing::field::Empty,
     );
+    if !trace_context::otel_owns_context() {
+        let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(TraceContext::parse);
+        let trace = caller.map(|c| c.child()).unwrap_or_else(TraceContext::root);
+        if !span.is_disabled() {
+            span.record("trace_id", trace.trace_id_hex());
+            span.record("span_id", trace.span_id_hex());
+        }
+        return (span, Some(trace));
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(req.headers()))
+    });
     // Without an installed tracer the parent cannot be set; the request still proceeds.
     let _ = span.set_parent(parent);
     let context = span.context();
@@ -155,13 +191,7 @@ async fn trace_context(req: Request, next: Next) -> Response {
         span.record("trace_id", span_context.trace_id().to_string());
         span.record("span_id", span_context.span_id().to_string());
     }
-    let started = Instant::now();
-    let response = next.run(req).instrument(span.clone()).await;
-    span.record("status", response.status().as_u16());
-    span.in_scope(|| {
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "request completed");
-    });
-    response
+    (span, None)
 }
 
 async fn enforce_timeout(timeout: Duration, req: Request, next: Next) -> Response {
@@ -219,16 +249,10 @@ async fn normalize_error_bodies(req: Request, next: Next) -> Response {
 }
 
 /// Request count and latency labelled by the matched route, never the raw path.
-async fn record_metrics(req: Request, next: Next) -> Response {
-    let route: Arc<str> =
-        req.extensions().get::<MatchedPath>().map(|p| Arc::from(p.as_str())).unwrap_or_else(|| Arc::from("unmatched"));
-    let method = req.method().as_str().to_string();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route.to_string())];
-    metrics::histogram!("aex_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-    let labels = [("method", labels[0].1.clone()), ("route", route.to_string()), ("status", status)];
+fn record_metrics(method: &str, route: &Arc<str>, status: StatusCode, elapsed: Duration) {
+    let labels = [("method", method.to_string()), ("route", route.to_string())];
+    metrics::histogram!("aex_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    let [method, route] = labels;
+    let labels = [method, route, ("status", status.as_u16().to_string())];
     metrics::counter!("aex_http_requests_total", &labels).increment(1);
-    response
 }
