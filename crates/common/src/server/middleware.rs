@@ -119,15 +119,15 @@ async fn observe(service: HeaderValue, mut req: Request, next: Next) -> Response
     };
     let elapsed = started.elapsed();
     let status = response.status();
-    span.record("status", status.as_u16());
     span.in_scope(|| {
         let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let code = status.as_u16();
         if status.is_server_error() {
-            tracing::warn!(elapsed_ms, "request completed");
+            tracing::warn!(status = code, elapsed_ms, "request completed");
         } else if status.is_client_error() {
-            tracing::info!(elapsed_ms, "request completed");
+            tracing::info!(status = code, elapsed_ms, "request completed");
         } else {
-            tracing::debug!(elapsed_ms, "request completed");
+            tracing::debug!(status = code, elapsed_ms, "request completed");
         }
     });
     record_metrics(method.as_str(), &route, status, elapsed);
@@ -161,6 +161,22 @@ impl Extractor for HeaderExtractor<'_> {
 /// ids recorded for the logs; and, when OpenTelemetry does not own the context, the request's
 /// context for [`trace_context::CURRENT`].
 fn request_span(req: &Request, request_id: &str) -> (tracing::Span, Option<TraceContext>) {
+    // Fields are given when the span opens wherever possible: the JSON log layer formats a
+    // span's fields again on every later `record`.
+    if !trace_context::otel_owns_context() {
+        let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(TraceContext::parse);
+        let trace = caller.map(|c| c.child()).unwrap_or_else(TraceContext::root);
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %request_id,
+            trace_id = %trace.trace_id_hex(),
+            span_id = %trace.span_id_hex(),
+            tenant_id = tracing::field::Empty,
+        );
+        return (span, Some(trace));
+    }
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -169,17 +185,7 @@ fn request_span(req: &Request, request_id: &str) -> (tracing::Span, Option<Trace
         trace_id = tracing::field::Empty,
         span_id = tracing::field::Empty,
         tenant_id = tracing::field::Empty,
-        status = tracing::field::Empty,
     );
-    if !trace_context::otel_owns_context() {
-        let caller = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(TraceContext::parse);
-        let trace = caller.map(|c| c.child()).unwrap_or_else(TraceContext::root);
-        if !span.is_disabled() {
-            span.record("trace_id", trace.trace_id_hex());
-            span.record("span_id", trace.span_id_hex());
-        }
-        return (span, Some(trace));
-    }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(req.headers()))
     });
