@@ -94,13 +94,10 @@ pub fn router(state: AppState) -> Router {
     for (pattern, methods) in proxied {
         router = router.route(pattern, methods);
     }
-    // Route layers run only for matched routes (an unknown path stays a plain 404); the last
-    // added runs first: authentication, rate limit, scope check, idempotency, then the handler.
+    // A route layer runs only for matched routes (an unknown path stays a plain 404):
+    // authentication, rate limit, scope check, idempotency, then the handler.
     router
-        .route_layer(axum::middleware::from_fn_with_state(state.replay.clone(), idempotency::guard))
-        .route_layer(axum::middleware::from_fn(auth::middleware::require_scope))
-        .route_layer(axum::middleware::from_fn_with_state(state.limiter.clone(), ratelimit::enforce))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware::authenticate))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware::admit))
         .route("/openapi.json", get(http::openapi::serve))
         .with_state(state)
 }

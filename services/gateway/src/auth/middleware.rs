@@ -1,11 +1,13 @@
-//! Authentication and scope check, as route layers of the gateway router (so an unknown path
-//! is a plain 404): authentication → (rate limit) → scope check → (idempotency) → handler.
+//! The gateway's admission of a matched route, in one route layer (so an unknown path is a
+//! plain 404): authentication → rate limit → scope check → idempotency → handler. One layer
+//! rather than four: each layer is a boxed service cloned, and its future boxed, per request.
 
 use super::Caller;
 use crate::AppState;
 use crate::domain::route::{self, Access};
 use crate::domain::scope;
 use crate::error::Error;
+use crate::{idempotency, ratelimit};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,32 +17,82 @@ fn access_of(request: &Request) -> Access {
     route::required_access(request.method().as_str(), pattern)
 }
 
-/// Resolves the caller and puts it in the request extensions; public routes pass through.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if access_of(&request) == Access::Public {
-        return next.run(request).await;
-    }
+/// Admits a request to its route or answers for it: the caller is resolved (public routes
+/// have none), limited, checked against the route's scope, and deduplicated by its
+/// `Idempotency-Key`; every answer to a limited caller carries the `X-RateLimit-*` headers.
+pub async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let access = access_of(&request);
     let client = state.limiter.client_address(request.extensions(), request.headers());
-    match state.auth.authenticate(request.headers(), client).await {
-        Ok(caller) => {
-            tracing::Span::current().record("tenant_id", caller.tenant_id.as_str());
-            request.extensions_mut().insert(caller);
-            next.run(request).await
+    if access != Access::Public {
+        match state.auth.authenticate(request.headers(), client).await {
+            Ok(caller) => {
+                tracing::Span::current().record("tenant_id", caller.tenant_id.as_str());
+                request.extensions_mut().insert(caller);
+            }
+            Err(error) => return error.into_response(),
         }
-        Err(error) => error.into_response(),
+    }
+    let class = ratelimit::class_of(&request);
+    let scope_checked = check_scope(access, &request);
+    // A request that may run and carries an Idempotency-Key claims it in the rate limiter's
+    // round trip; the claim is made only if the request is admitted.
+    let admitting = match scope_checked {
+        Ok(()) => match idempotency::cover(&state.replay, request).await {
+            Ok(Ok(covered)) => Admitting::Covered(covered),
+            Ok(Err(request)) => Admitting::Plain(request),
+            Err(refusal) => return refusal.into_response(),
+        },
+        Err(_) => Admitting::Plain(request),
+    };
+    let claim = match &admitting {
+        Admitting::Covered(covered) => Some(&covered.claim),
+        Admitting::Plain(_) => None,
+    };
+    let caller = admitting.request().extensions().get::<Caller>();
+    let (decision, claimed) = match ratelimit::admit(&state.limiter, class, caller, client, claim).await {
+        Ok(decided) => decided,
+        Err(refusal) => return refusal,
+    };
+    let mut response = match (decision.allowed, scope_checked, admitting) {
+        (false, _, _) => {
+            metrics::counter!("aex_ratelimit_refused_total").increment(1);
+            Error::RateLimited { retry_after: decision.retry_after }.into_response()
+        }
+        (true, Err(refusal), _) => refusal.into_response(),
+        (true, Ok(()), Admitting::Covered(covered)) => idempotency::run_claimed(state.replay.clone(), covered, claimed, next)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        (true, Ok(()), Admitting::Plain(request)) => next.run(request).await,
+    };
+    ratelimit::set_headers(response.headers_mut(), &decision);
+    response
+}
+
+/// A request on its way in: as sent, or covered by the idempotency replay cache.
+enum Admitting {
+    Plain(Request),
+    Covered(idempotency::Covered),
+}
+
+impl Admitting {
+    fn request(&self) -> &Request {
+        match self {
+            Self::Plain(request) => request,
+            Self::Covered(covered) => &covered.request,
+        }
     }
 }
 
 /// Refuses callers without the route's scope (403 naming it); unmapped routes need `*`.
-pub async fn require_scope(request: Request, next: Next) -> Response {
-    let Access::Scope(required) = access_of(&request) else {
-        return next.run(request).await;
+fn check_scope(access: Access, request: &Request) -> Result<(), Error> {
+    let Access::Scope(required) = access else {
+        return Ok(());
     };
     let Some(caller) = request.extensions().get::<Caller>() else {
-        return Error::AuthenticationRequired.into_response();
+        return Err(Error::AuthenticationRequired);
     };
     if !scope::satisfies(&caller.scopes, required) {
-        return Error::InsufficientScope(required).into_response();
+        return Err(Error::InsufficientScope(required));
     }
-    next.run(request).await
+    Ok(())
 }

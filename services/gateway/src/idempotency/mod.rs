@@ -6,7 +6,7 @@
 //! `state` (`in_flight` | `done`), `fingerprint` (SHA-256 of method, path, query, body),
 //! `token` (the claimer's, while in flight), and once done `status`, `headers`, `body`.
 //!
-//! States: absent → `in_flight` (claimed with one atomic script, lifetime
+//! States: absent → `in_flight` (claimed atomically in the rate limiter's round trip, lifetime
 //! `--idempotency-lock-seconds`) → `done` (the first response, kept `--idempotency-ttl-seconds`),
 //! or back to absent when the request fails with a 5xx or a transport error, or its client
 //! goes away, so the client may try again. The header still travels upstream: the owning
@@ -24,7 +24,7 @@ use crate::domain::route::{self, Service, Verb};
 use crate::error::Error;
 use crate::redis_pool::{Redis, RedisFailure};
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -38,7 +38,6 @@ pub static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent
 #[derive(Clone)]
 pub struct ReplayCache {
     redis: Redis,
-    claim: Arc<redis::Script>,
     complete: Arc<redis::Script>,
     release: Arc<redis::Script>,
     ttl: Duration,
@@ -52,9 +51,19 @@ impl std::fmt::Debug for ReplayCache {
 }
 
 /// What claiming a key found.
-enum Claim {
+#[derive(Debug)]
+pub enum Claim {
     Claimed,
     Held(Record),
+}
+
+/// A key to claim for a request, in the rate limiter's round trip (`ratelimit/gcra.lua`).
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub key: String,
+    pub token: String,
+    pub fingerprint: String,
+    pub lifetime_ms: u64,
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -65,24 +74,11 @@ impl ReplayCache {
     pub fn new(redis: Redis, args: &LimitArgs) -> Self {
         Self {
             redis,
-            claim: Arc::new(redis::Script::new(include_str!("claim.lua"))),
             complete: Arc::new(redis::Script::new(include_str!("complete.lua"))),
             release: Arc::new(redis::Script::new(include_str!("release.lua"))),
             ttl: Duration::from_secs(args.idempotency_ttl_seconds),
             lock: Duration::from_secs(args.idempotency_lock_seconds),
         }
-    }
-
-    async fn claim(&self, key: &str, token: &str, fingerprint: &str) -> Result<Claim, RedisFailure> {
-        let mut invocation = self.claim.prepare_invoke();
-        invocation.key(key).arg(token).arg(fingerprint).arg(millis(self.lock));
-        let invocation = &invocation;
-        let reply: Vec<Vec<u8>> =
-            self.redis.run(|mut connection| async move { invocation.invoke_async(&mut connection).await }).await?;
-        parse_claim(reply).ok_or_else(|| {
-            tracing::error!("unexpected reply from the idempotency claim script");
-            RedisFailure::Unavailable
-        })
     }
 
     async fn complete(
@@ -111,9 +107,17 @@ impl ReplayCache {
     }
 }
 
-fn parse_claim(reply: Vec<Vec<u8>>) -> Option<Claim> {
+/// A claim's outcome as the script returns it: `{'claimed'}` or `{state, fingerprint, status,
+/// headers, body}`.
+pub fn parse_claim(reply: &[redis::Value]) -> Option<Claim> {
+    let bytes = |value: &redis::Value| match value {
+        redis::Value::BulkString(bytes) => Some(bytes.clone()),
+        redis::Value::SimpleString(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    };
+    let fields: Vec<Vec<u8>> = reply.iter().map(bytes).collect::<Option<_>>()?;
     let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).ok();
-    match reply.as_slice() {
+    match fields.as_slice() {
         [claimed] if claimed.as_slice() == b"claimed" => Some(Claim::Claimed),
         [state, fingerprint, status, headers, body] => {
             let fingerprint = text(fingerprint)?;
@@ -171,32 +175,29 @@ fn claim_token() -> Result<String, Error> {
     Ok(hex::encode(bytes))
 }
 
-/// Middleware after the scope check, before the proxy.
-pub async fn guard(State(cache): State<ReplayCache>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || !request.headers().contains_key(&IDEMPOTENCY_KEY) {
-        return next.run(request).await;
-    }
-    let pattern = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
-    let proxied = route::find(Verb::Post, &pattern).is_some_and(|r| r.service != Service::Gateway);
-    let Some(tenant_id) = request.extensions().get::<Caller>().map(|c| c.tenant_id.clone()) else {
-        return next.run(request).await;
-    };
-    if !proxied {
-        return next.run(request).await;
-    }
-    match replay_or_run(cache, tenant_id, pattern, request, next).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+/// A request the replay cache covers, ready for its claim: the request (its body read) and
+/// the claim to make.
+pub struct Covered {
+    pub request: Request,
+    pub claim: ClaimRequest,
 }
 
-async fn replay_or_run(
-    cache: ReplayCache,
-    tenant_id: String,
-    pattern: String,
-    request: Request,
-    next: Next,
-) -> Result<Response, Error> {
+/// Whether the cache covers `request` — a `POST` with an `Idempotency-Key` to a proxied
+/// route, by an authenticated caller — and if so its claim. `Ok(Err(request))` hands back a
+/// request it does not cover; `Err` is a malformed key or an unreadable body.
+pub async fn cover(cache: &ReplayCache, request: Request) -> Result<Result<Covered, Request>, Error> {
+    if request.method() != Method::POST || !request.headers().contains_key(&IDEMPOTENCY_KEY) {
+        return Ok(Err(request));
+    }
+    let pattern = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default();
+    let proxied = route::find(Verb::Post, pattern).is_some_and(|r| r.service != Service::Gateway);
+    let Some(tenant_id) = request.extensions().get::<Caller>().map(|c| c.tenant_id.clone()) else {
+        return Ok(Err(request));
+    };
+    if !proxied {
+        return Ok(Err(request));
+    }
+    let pattern = pattern.to_string();
     let header = request.headers().get(&IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).unwrap_or("");
     let client_key = idempotency::validate_key(header)
         .map_err(|FieldError { field, message }| Error::Validation { field, message })?
@@ -207,20 +208,35 @@ async fn replay_or_run(
     let path = parts.uri.path();
     let fingerprint = idempotency::fingerprint("POST", path, parts.uri.query().unwrap_or(""), &body);
     let scope = idempotency::scope_digest("POST", &pattern, path, &client_key);
-    let key = cache.redis.key(&["idempotency", &tenant_id, &scope]);
-    let token = claim_token()?;
+    let claim = ClaimRequest {
+        key: cache.redis.key(&["idempotency", &tenant_id, &scope]),
+        token: claim_token()?,
+        fingerprint,
+        lifetime_ms: millis(cache.lock),
+    };
+    Ok(Ok(Covered { request: Request::from_parts(parts, Body::from(body)), claim }))
+}
 
-    let record = match cache.claim(&key, &token, &fingerprint).await {
-        Ok(Claim::Held(record)) => record,
-        Ok(Claim::Claimed) => {
-            let guard = ClaimGuard { cache: cache.clone(), key, token, armed: true };
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+/// Runs a covered request whose claim was made (`claimed` is its outcome, `None` when Redis
+/// could not be asked): the first request runs and its response is kept; a repeat gets the
+/// kept response, or 409/422 when the key is in flight or was used for another request.
+pub async fn run_claimed(
+    cache: ReplayCache,
+    covered: Covered,
+    claimed: Option<Claim>,
+    next: Next,
+) -> Result<Response, Error> {
+    let Covered { request, claim } = covered;
+    let record = match claimed {
+        None => return Err(Error::IdempotencyUnavailable),
+        Some(Claim::Held(record)) => record,
+        Some(Claim::Claimed) => {
+            let guard = ClaimGuard { cache, key: claim.key, token: claim.token, armed: true };
+            let response = next.run(request).await;
             return Ok(finish(guard, response).await);
         }
-        Err(RedisFailure::Overloaded) => return Err(Error::Overloaded),
-        Err(RedisFailure::Unavailable) => return Err(Error::IdempotencyUnavailable),
     };
-    match idempotency::judge(record, &fingerprint) {
+    match idempotency::judge(record, &claim.fingerprint) {
         Verdict::Reused => Err(Error::IdempotencyKeyReused),
         Verdict::InProgress => Err(Error::RequestInProgress),
         Verdict::Replay { status, headers, body } => {

@@ -26,11 +26,11 @@ use crate::auth::Caller;
 use crate::config::LimitArgs;
 use crate::domain::ratelimit::{self, Decision, Quota, RouteClass};
 use crate::error::Error;
+use crate::idempotency::{Claim, ClaimRequest};
 use crate::redis_pool::{Redis, RedisFailure};
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fallback::FallbackLimiter;
 use std::net::{IpAddr, SocketAddr};
@@ -127,15 +127,22 @@ impl RateLimiter {
         buckets
     }
 
-    /// Decides one request; the decision reported is the binding bucket's.
-    pub async fn check(&self, caller: &Caller, class: RouteClass) -> Result<Decision, Undecided> {
-        self.decide(self.buckets(caller, class), class).await
+    /// Decides one request; the decision reported is the binding bucket's. With `claim`, an
+    /// admitted request also claims its idempotency key in the same round trip; the claim's
+    /// outcome is `None` when Redis could not be asked (the in-process fallback decided).
+    pub async fn check(
+        &self,
+        caller: &Caller,
+        class: RouteClass,
+        claim: Option<&ClaimRequest>,
+    ) -> Result<(Decision, Option<Claim>), Undecided> {
+        self.decide(self.buckets(caller, class), class, claim).await
     }
 
     /// Decides one unauthenticated request from `client` (its address, or `unknown`).
     pub async fn check_anonymous(&self, client: &str) -> Result<Decision, Undecided> {
         let bucket = (self.redis.key(&["ratelimit", "anon", client]), self.anonymous);
-        self.decide(vec![bucket], RouteClass::Read).await
+        Ok(self.decide(vec![bucket], RouteClass::Read, None).await?.0)
     }
 
     /// The client address of a request, as the gateway can trust it (unauthenticated routes
@@ -148,9 +155,14 @@ impl RateLimiter {
         forwarded_client(headers, self.trusted_proxy_hops).or(peer)
     }
 
-    async fn decide(&self, buckets: Vec<(String, Quota)>, class: RouteClass) -> Result<Decision, Undecided> {
-        match self.check_shared(&buckets).await {
-            Ok(decision) => Ok(decision),
+    async fn decide(
+        &self,
+        buckets: Vec<(String, Quota)>,
+        class: RouteClass,
+        claim: Option<&ClaimRequest>,
+    ) -> Result<(Decision, Option<Claim>), Undecided> {
+        match self.check_shared(&buckets, claim).await {
+            Ok(decided) => Ok(decided),
             Err(RedisFailure::Overloaded) => Err(Undecided::Overloaded),
             Err(RedisFailure::Unavailable) if class == RouteClass::Money => {
                 metrics::counter!("aex_ratelimit_unavailable_total").increment(1);
@@ -159,29 +171,43 @@ impl RateLimiter {
             Err(RedisFailure::Unavailable) => {
                 self.note_fallback(class);
                 let local: Vec<(&str, Quota)> = buckets.iter().map(|(key, quota)| (key.as_str(), *quota)).collect();
-                ratelimit::binding(&self.fallback.check(&local)).ok_or(Undecided::Unavailable)
+                let decision = ratelimit::binding(&self.fallback.check(&local)).ok_or(Undecided::Unavailable)?;
+                Ok((decision, None))
             }
         }
     }
 
-    async fn check_shared(&self, buckets: &[(String, Quota)]) -> Result<Decision, RedisFailure> {
+    async fn check_shared(
+        &self,
+        buckets: &[(String, Quota)],
+        claim: Option<&ClaimRequest>,
+    ) -> Result<(Decision, Option<Claim>), RedisFailure> {
         let mut invocation = self.script.prepare_invoke();
         invocation.key(&self.first_seen_key);
         for (key, _) in buckets {
             invocation.key(key);
         }
-        invocation.arg(u64::try_from(self.cold_start.as_micros()).unwrap_or(u64::MAX));
+        invocation.arg(u64::try_from(self.cold_start.as_micros()).unwrap_or(u64::MAX)).arg(buckets.len());
         for (_, quota) in buckets {
             invocation.arg(quota.per_minute).arg(quota.burst);
         }
+        if let Some(claim) = claim {
+            invocation.key(&claim.key).arg(&claim.token).arg(&claim.fingerprint).arg(claim.lifetime_ms);
+        }
         let invocation = &invocation;
-        let reply: Vec<i64> =
+        let reply: Vec<redis::Value> =
             self.redis.run(|mut connection| async move { invocation.invoke_async(&mut connection).await }).await?;
-        let decisions = parse_reply(&reply, buckets.len()).ok_or_else(|| {
+        let unexpected = || {
             tracing::error!(?reply, "unexpected reply from the rate-limit script");
             RedisFailure::Unavailable
-        })?;
-        ratelimit::binding(&decisions).ok_or(RedisFailure::Unavailable)
+        };
+        let (decisions, rest) = parse_reply(&reply, buckets.len()).ok_or_else(unexpected)?;
+        let decision = ratelimit::binding(&decisions).ok_or(RedisFailure::Unavailable)?;
+        let claimed = match (claim, decision.allowed) {
+            (Some(_), true) => Some(crate::idempotency::parse_claim(rest).ok_or_else(unexpected)?),
+            _ => None,
+        };
+        Ok((decision, claimed))
     }
 
     fn note_fallback(&self, class: RouteClass) {
@@ -225,58 +251,65 @@ fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
     entries.get(at)?.parse().ok()
 }
 
-/// `{allowed, cold, then per bucket: capacity, remaining, reset µs, retry µs}`.
-fn parse_reply(reply: &[i64], buckets: usize) -> Option<Vec<Decision>> {
-    if reply.len() != 2 + 4 * buckets {
+/// `{allowed, cold, then per bucket: capacity, remaining, reset µs, retry µs}`, and what
+/// follows (a claim's outcome).
+fn parse_reply(reply: &[redis::Value], buckets: usize) -> Option<(Vec<Decision>, &[redis::Value])> {
+    let figures = 2 + 4 * buckets;
+    if reply.len() < figures {
         return None;
     }
-    let allowed = reply[0] == 1;
+    let (head, rest) = reply.split_at(figures);
+    let numbers: Vec<i64> =
+        head.iter().map(|v| if let redis::Value::Int(n) = v { Some(*n) } else { None }).collect::<Option<_>>()?;
+    let allowed = numbers[0] == 1;
     let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
     let count = |v: i64| u64::try_from(v).unwrap_or(0);
-    Some(
-        reply[2..]
-            .chunks_exact(4)
-            .map(|b| Decision {
-                // The request is admitted only if every bucket admits it.
-                allowed,
-                limit: count(b[0]),
-                remaining: count(b[1]),
-                reset: micros(b[2]),
-                retry_after: micros(b[3]),
-            })
-            .collect(),
-    )
+    let decisions = numbers[2..]
+        .chunks_exact(4)
+        .map(|b| Decision {
+            // The request is admitted only if every bucket admits it.
+            allowed,
+            limit: count(b[0]),
+            remaining: count(b[1]),
+            reset: micros(b[2]),
+            retry_after: micros(b[3]),
+        })
+        .collect();
+    Some((decisions, rest))
 }
 
-/// Middleware between authentication and the scope check: limits authenticated callers,
-/// adds the `X-RateLimit-*` headers, refuses with 429 (or 503 on money routes without Redis).
-pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
+/// The class of a matched route: read, write or money.
+pub fn class_of(request: &Request) -> RouteClass {
     let pattern = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
-    let class = ratelimit::classify(request.method().as_str(), pattern);
-    let checked = match request.extensions().get::<Caller>() {
-        Some(caller) => limiter.check(caller, class).await,
+    ratelimit::classify(request.method().as_str(), pattern)
+}
+
+/// Decides a request of `class` (after authentication, before the scope check) against its
+/// caller's buckets, or on a public route its client address's. `Err` is the answer when no
+/// decision could be made: 429 `SERVICE_OVERLOADED`, or 503 on money routes without Redis.
+pub async fn admit(
+    limiter: &RateLimiter,
+    class: RouteClass,
+    caller: Option<&Caller>,
+    client: Option<IpAddr>,
+    claim: Option<&ClaimRequest>,
+) -> Result<(Decision, Option<Claim>), Response> {
+    let checked = match caller {
+        Some(caller) => limiter.check(caller, class, claim).await,
         // Public routes: no tenant to charge, so the client's address is.
         None => {
-            let client = limiter.client_address(request.extensions(), request.headers()).map(|ip| ip.to_string());
-            limiter.check_anonymous(client.as_deref().unwrap_or("unknown")).await
+            let client = client.map(|ip| ip.to_string());
+            limiter.check_anonymous(client.as_deref().unwrap_or("unknown")).await.map(|decision| (decision, None))
         }
     };
-    let decision = match checked {
-        Ok(decision) => decision,
-        Err(Undecided::Overloaded) => return Error::Overloaded.into_response(),
-        Err(Undecided::Unavailable) => return Error::RateLimitUnavailable.into_response(),
-    };
-    let mut response = if decision.allowed {
-        next.run(request).await
-    } else {
-        metrics::counter!("aex_ratelimit_refused_total").increment(1);
-        Error::RateLimited { retry_after: decision.retry_after }.into_response()
-    };
-    set_headers(response.headers_mut(), &decision);
-    response
+    checked.map_err(|undecided| match undecided {
+        Undecided::Overloaded => Error::Overloaded.into_response(),
+        Undecided::Unavailable => Error::RateLimitUnavailable.into_response(),
+    })
 }
 
-fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+/// The `X-RateLimit-*` headers of a decision.
+pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
     headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(decision.limit));
     headers.insert(X_RATELIMIT_REMAINING.clone(), HeaderValue::from(decision.remaining));
     headers.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(ratelimit::ceil_seconds(decision.reset)));
@@ -304,14 +337,27 @@ mod tests {
 
     #[test]
     fn script_replies_parse_into_decisions() {
-        let allowed = parse_reply(&[1, 0, 1050, 1049, 60_000, 0, 130, 129, 500_000, 0], 2).unwrap_or_default();
+        let ints = |values: &[i64]| values.iter().map(|v| redis::Value::Int(*v)).collect::<Vec<_>>();
+        let reply = ints(&[1, 0, 1050, 1049, 60_000, 0, 130, 129, 500_000, 0]);
+        let (allowed, rest) = parse_reply(&reply, 2).unwrap_or_default();
         assert_eq!(allowed.len(), 2);
+        assert!(rest.is_empty());
         assert!(allowed.iter().all(|d| d.allowed));
         assert_eq!(ratelimit::binding(&allowed).map(|d| d.limit), Some(130));
-        let refused = parse_reply(&[0, 1, 525, 3, 60_000, 0, 65, 0, 500_000, 900_000], 2).unwrap_or_default();
+        let reply = ints(&[0, 1, 525, 3, 60_000, 0, 65, 0, 500_000, 900_000]);
+        let (refused, _) = parse_reply(&reply, 2).unwrap_or_default();
         assert!(refused.iter().all(|d| !d.allowed), "one refusing bucket refuses the request");
         let binding = ratelimit::binding(&refused).unwrap_or_else(|| panic!("a decision"));
         assert_eq!(binding.retry_after, Duration::from_millis(900));
-        assert_eq!(parse_reply(&[1, 0, 1], 1), None);
+        assert_eq!(parse_reply(&ints(&[1, 0, 1]), 1), None);
+        // A claim's outcome follows the figures.
+        let mut claimed = ints(&[1, 0, 10, 9, 6_000_000, 0]);
+        claimed.push(redis::Value::BulkString(b"claimed".to_vec()));
+        let (_, rest) = parse_reply(&claimed, 1).unwrap_or_default();
+        assert_eq!(rest.len(), 1);
+        let mut text = ints(&[1, 0]);
+        text.extend(ints(&[10, 9, 6_000_000]));
+        text.push(redis::Value::BulkString(b"0".to_vec()));
+        assert_eq!(parse_reply(&text, 1), None, "figures are integers");
     }
 }
