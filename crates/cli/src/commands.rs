@@ -77,14 +77,7 @@ pub async fn key(global: &Global, out: Out, command: KeyCommand) -> Result<()> {
             let secret = key.secret()?.expose();
             let value = json!({ "id": key.id, "key": secret, "prefix": key.prefix, "scopes": key.scopes });
             out.result(
-                || {
-                    format!(
-                        "created key {} ({}) for {tenant}: {}\n(shown once)",
-                        key.id,
-                        key.scopes.join(","),
-                        secret
-                    )
-                },
+                || format!("created key {} ({}) for {tenant}: {}\n(shown once)", key.id, key.scopes.join(","), secret),
                 &value,
             );
         }
@@ -113,10 +106,7 @@ pub async fn key(global: &Global, out: Out, command: KeyCommand) -> Result<()> {
                 || {
                     format!(
                         "rotated {} -> {}: {}\nthe old key stays valid until {}",
-                        rotated.previous_key_id,
-                        rotated.key.id,
-                        secret,
-                        rotated.previous_key_valid_until
+                        rotated.previous_key_id, rotated.key.id, secret, rotated.previous_key_valid_until
                     )
                 },
                 &value,

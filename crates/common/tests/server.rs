@@ -314,9 +314,24 @@ async fn oversized_heads_and_wrong_methods_get_the_envelope() {
     };
     let cases = [
         ("URI over 8 KiB", get(format!("/items/{}", "a".repeat(9 * 1024)), String::new()), "414", "URI_TOO_LONG"),
-        ("header over 32 KiB", get("/ok".into(), format!("x-big: {}\r\n", "a".repeat(40 * 1024))), "431", "HEADERS_TOO_LARGE"),
-        ("150 headers", get("/ok".into(), (0..150).map(|i| format!("x-h{i}: v\r\n")).collect()), "431", "HEADERS_TOO_LARGE"),
-        ("wrong method", b"DELETE /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(), "405", "METHOD_NOT_ALLOWED"),
+        (
+            "header over 32 KiB",
+            get("/ok".into(), format!("x-big: {}\r\n", "a".repeat(40 * 1024))),
+            "431",
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            "150 headers",
+            get("/ok".into(), (0..150).map(|i| format!("x-h{i}: v\r\n")).collect()),
+            "431",
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            "wrong method",
+            b"DELETE /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+            "405",
+            "METHOD_NOT_ALLOWED",
+        ),
     ];
     for (what, request, status, code) in cases {
         let (status_line, body) = raw(&base, request).await;

@@ -17,11 +17,10 @@ async fn the_same_completion_reported_twice_settles_once() {
 
     let result = ContractResult { success: true, result_summary: Some("done".into()), ..ContractResult::default() };
     let key = format!("complete-{}", aex_testkit::unique_suffix());
-    let (one, two) = (provider.client.contracts().idempotency_key(&key), provider.client.contracts().idempotency_key(&key));
-    let (first, replayed) = futures::join!(
-        one.complete(&contract.contract_id, &result),
-        two.complete(&contract.contract_id, &result),
-    );
+    let (one, two) =
+        (provider.client.contracts().idempotency_key(&key), provider.client.contracts().idempotency_key(&key));
+    let (first, replayed) =
+        futures::join!(one.complete(&contract.contract_id, &result), two.complete(&contract.contract_id, &result),);
     let answers = [first, replayed];
     let completed: Vec<_> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
     assert!(!completed.is_empty(), "{answers:?}");

@@ -78,7 +78,10 @@ async fn a_contract_past_its_deadline_expires_and_its_hold_is_released() {
     let late = provider
         .client
         .contracts()
-        .complete(&contract.contract_id, &aex_client::marketplace::ContractResult { success: true, ..Default::default() })
+        .complete(
+            &contract.contract_id,
+            &aex_client::marketplace::ContractResult { success: true, ..Default::default() },
+        )
         .await
         .unwrap_err();
     assert_eq!((late.status(), late.code()), (Some(409), Some("INVALID_CONTRACT_STATE")));

@@ -10,11 +10,8 @@ async fn work_is_bid_ranked_awarded_executed_and_paid_out_to_the_cent_with_a_ver
     let started = Instant::now();
     let stack = aex_e2e::stack();
     let category = market::category();
-    let providers = [
-        certified_provider(&category).await,
-        certified_provider(&category).await,
-        certified_provider(&category).await,
-    ];
+    let providers =
+        [certified_provider(&category).await, certified_provider(&category).await, certified_provider(&category).await];
     let (consumer_tenant, consumer) = funded_consumer(100_000).await;
     assert_eq!(balance(&consumer).await, (100_000, 0));
 

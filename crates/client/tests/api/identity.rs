@@ -129,7 +129,10 @@ async fn a_create_repeated_with_its_idempotency_key_names_the_same_key_without_i
     let key = format!("create-{}", aex_testkit::unique_suffix());
     let first = operator.tenants().idempotency_key(&key).create(&new).await.unwrap();
     let again = operator.tenants().idempotency_key(&key).create(&new).await.unwrap();
-    assert_eq!((again.tenant.id.clone(), again.api_key.id.clone()), (first.tenant.id.clone(), first.api_key.id.clone()));
+    assert_eq!(
+        (again.tenant.id.clone(), again.api_key.id.clone()),
+        (first.tenant.id.clone(), first.api_key.id.clone())
+    );
     assert!(first.api_key.secret().unwrap().expose().starts_with("aexk_"));
     assert!(again.api_key.key.is_none() && again.api_key.key_note.is_some(), "{:?}", again.api_key);
     let error = again.api_key.secret().unwrap_err();

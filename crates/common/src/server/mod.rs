@@ -23,8 +23,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::io;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// Largest request head (request line and headers) the HTTP/1 parser buffers. The stack's own,
 /// tighter limits ([`input::MAX_URI_BYTES`], [`input::MAX_HEADER_BYTES`]) answer with the error

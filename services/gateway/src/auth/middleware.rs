@@ -59,9 +59,11 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
             Error::RateLimited { retry_after: decision.retry_after }.into_response()
         }
         (true, Err(refusal), _) => refusal.into_response(),
-        (true, Ok(()), Admitting::Covered(covered)) => idempotency::run_claimed(state.replay.clone(), covered, claimed, next)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
+        (true, Ok(()), Admitting::Covered(covered)) => {
+            idempotency::run_claimed(state.replay.clone(), covered, claimed, next)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
         (true, Ok(()), Admitting::Plain(request)) => next.run(request).await,
     };
     ratelimit::set_headers(response.headers_mut(), &decision);

@@ -175,7 +175,8 @@ impl Gateway {
     /// Sets a tenant's rate-limit overrides as the operator does (`POST /v1/tenants/{id}/quotas`).
     pub async fn set_limits(&self, tenant: &str, per_minute: Option<i32>, burst: Option<i32>, money: Option<i32>) {
         let quotas = json!({"requests_per_minute": per_minute, "burst": burst, "money_requests_per_minute": money});
-        let (status, body) = self.call("POST", &format!("/v1/tenants/{tenant}/quotas"), self.admin(), Some(quotas)).await;
+        let (status, body) =
+            self.call("POST", &format!("/v1/tenants/{tenant}/quotas"), self.admin(), Some(quotas)).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["quotas"]["requests_per_minute"], json!(per_minute), "{body}");
     }
