@@ -137,7 +137,9 @@ async fn call(target: &Target, scenario: Scenario, id: &str) -> std::result::Res
         }
         (Scenario::Batch, Some((from, to))) => {
             let batch: Vec<NewTransfer> = (0..BATCH_SIZE)
-                .map(|i| NewTransfer::posted(format!("{id}-{i}"), from.clone(), to.clone(), amount).reference("aex bench"))
+                .map(|i| {
+                    NewTransfer::posted(format!("{id}-{i}"), from.clone(), to.clone(), amount).reference("aex bench")
+                })
                 .collect();
             let result = target.client.transfers().idempotency_key(id).create_batch(&batch).await?;
             match result.results.iter().find(|r| !r.is_committed()) {
@@ -251,7 +253,9 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         None => (create_tenant(global, out, run.clone(), TenantType::Requestor).await?, true),
     };
     let accounts = match args.scenario {
-        Scenario::Transfer | Scenario::Batch => Some(transfer_accounts(global, out, args, &global.with_key(&key)?, own, &run).await?),
+        Scenario::Transfer | Scenario::Batch => {
+            Some(transfer_accounts(global, out, args, &global.with_key(&key)?, own, &run).await?)
+        }
         Scenario::Balance | Scenario::Deposit => None,
     };
     // No retries: every request is measured and counted once.
@@ -521,7 +525,10 @@ mod tests {
         assert_eq!((c.gateway_p50_us, c.direct_p50_us), (3_000, 2_100));
         assert_eq!((c.gateway_cpu_us_per_request, c.service_cpu_us_per_request), (Some(60), Some(95)));
         let text = comparison_text("transfer", &bench_args(10, 64), &c);
-        assert!(text.contains("share through the gateway: 80.0 % (rounds 50.0 % – 90.0 %); p50 added: 0.90 ms"), "{text}");
+        assert!(
+            text.contains("share through the gateway: 80.0 % (rounds 50.0 % – 90.0 %); p50 added: 0.90 ms"),
+            "{text}"
+        );
         let without_cpu = Comparison::of(&[Round { gateway: side(1, 1, None), direct: side(1, 1, Some(5)) }]);
         assert_eq!(without_cpu.gateway_cpu_us_per_request, None);
     }

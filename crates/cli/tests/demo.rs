@@ -41,7 +41,7 @@ async fn the_balance_bench_runs_through_the_gateway_without_errors() {
 
 #[tokio::test]
 async fn the_money_benches_move_cents_with_fresh_keys_and_ids_without_errors() {
-    for scenario in ["deposit", "transfer"] {
+    for scenario in ["deposit", "transfer", "batch"] {
         let cli = aex(&["bench", "--seconds", "1", "--concurrency", "2", "--scenario", scenario]);
         let Command::Bench(args) = &cli.command else { panic!("not bench") };
         let summary = aex_cli::bench::measure(&cli.global, Out { json: true }, args).await.unwrap();
