@@ -10,7 +10,6 @@
 use super::error::ApiError;
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::cell::RefCell;
@@ -65,39 +64,45 @@ pub const MAX_HEADERS: usize = 100;
 /// Largest sum of header names and values one request may carry: 32 KiB.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// Refuses a request whose target is too long (`414 URI_TOO_LONG`), whose headers are too many
-/// or too large (`431 HEADERS_TOO_LARGE`), or whose decoded path or query holds invalid UTF-8
-/// or a control character (`400 INVALID_CHARACTERS`). Runs before routing, so it covers every
-/// route, matched or not.
-pub async fn check_request_head(req: Request, next: Next) -> Response {
+/// The refusal of a request whose target is too long (`414 URI_TOO_LONG`), whose headers are
+/// too many or too large (`431 HEADERS_TOO_LARGE`), or whose decoded path or query holds
+/// invalid UTF-8 or a control character (`400 INVALID_CHARACTERS`); `None` for a sound head.
+/// The standard stack asks it for every route, matched or not.
+pub fn refusal_of_head(req: &Request) -> Option<Response> {
     let uri = req.uri();
     let target = uri.path_and_query().map_or(uri.path().len(), |p| p.as_str().len());
     if target > MAX_URI_BYTES {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "URI_TOO_LONG",
-            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "URI_TOO_LONG",
+                format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+            )
+            .into_response(),
+        );
     }
     let headers = req.headers();
     let header_bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "HEADERS_TOO_LARGE",
-            format!("at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes in all"),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "HEADERS_TOO_LARGE",
+                format!("at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes in all"),
+            )
+            .into_response(),
+        );
     }
     if let Err(place) = check_uri(uri.path(), uri.query()) {
-        return ApiError::bad_request(
-            INVALID_CHARACTERS,
-            format!("the {place} holds invalid UTF-8 or a control character"),
-        )
-        .into_response();
+        return Some(
+            ApiError::bad_request(
+                INVALID_CHARACTERS,
+                format!("the {place} holds invalid UTF-8 or a control character"),
+            )
+            .into_response(),
+        );
     }
-    next.run(req).await
+    None
 }
 
 /// `Err("path")` or `Err("query string")` when that part, percent-decoded, is not clean text.

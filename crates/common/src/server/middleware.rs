@@ -1,5 +1,5 @@
-//! The standard middleware stack: request id, trace context, CORS, timeout, body limit,
-//! panic capture, error-envelope normalisation and per-route metrics.
+//! The standard middleware stack: request id, trace context, per-route metrics, CORS, request
+//! head checks, timeout, error-envelope normalisation, body limits and panic capture.
 
 use super::error::{ApiError, REQUEST_ID, code_for_status};
 use crate::trace_context::{self, TraceContext};
@@ -63,16 +63,15 @@ pub fn apply_stack(router: Router, config: &StackConfig) -> Router {
     let timeout = config.request_timeout;
     let service = HeaderValue::from_static(config.service);
     // Listed innermost first: `observe` wraps everything, so every response carries the
-    // request id; error normalisation sits outside the timeout and body limits it rewrites.
+    // request id; `guard`'s error normalisation sits outside the timeout and body limits
+    // whose answers it rewrites.
     // Each layer is a boxed service cloned per request, so the per-request concerns that
     // need no ordering of their own share one (`observe`).
     router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.largest_body_bytes.max(config.body_limit_bytes)))
-        .layer(middleware::from_fn(move |req: Request, next: Next| enforce_timeout(timeout, req, next)))
-        .layer(middleware::from_fn(normalize_error_bodies))
-        .layer(middleware::from_fn(super::input::check_request_head))
+        .layer(middleware::from_fn(move |req: Request, next: Next| guard(timeout, req, next)))
         .layer(cors_layer(&config.cors_origins, config.cors_any_origin))
         .layer(middleware::from_fn(move |req: Request, next: Next| observe(service.clone(), req, next)))
 }
@@ -200,14 +199,21 @@ fn request_span(req: &Request, request_id: &str) -> (tracing::Span, Option<Trace
     (span, None)
 }
 
-async fn enforce_timeout(timeout: Duration, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(req)).await {
+/// Refuses an unsound request head before anything reads the request, abandons a request that
+/// takes longer than `timeout` (503 `TIMEOUT`), and gives every error answer from below the
+/// standard envelope.
+async fn guard(timeout: Duration, req: Request, next: Next) -> Response {
+    if let Some(refusal) = super::input::refusal_of_head(&req) {
+        return refusal;
+    }
+    let response = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TIMEOUT", "the request took too long and was abandoned")
                 .into_response()
         }
-    }
+    };
+    normalize_error_body(response).await
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -223,8 +229,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 /// Framework answers (unknown route, wrong method, body too large, bad JSON) come as plain
 /// text; every error a client sees must be the standard envelope, so they are rewritten here.
-async fn normalize_error_bodies(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+async fn normalize_error_body(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
