@@ -260,6 +260,12 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
     };
     // No retries: every request is measured and counted once.
     let gateway = Arc::new(Target { client: global.without_retries(&key)?, accounts: accounts.clone() });
+    if args.prefill > 0 {
+        if accounts.is_none() {
+            return Err(CliError::Usage("--prefill needs the transfer or batch scenario".into()));
+        }
+        prefill(out, gateway.clone(), args.prefill, &run).await?;
+    }
     let Some(direct_url) = args.compare_direct.as_deref() else {
         let summary = run_scenario(out, args, gateway, &global.gateway_url, &run).await?;
         let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds });
@@ -313,6 +319,55 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
     });
     out.result(|| comparison_text(&scenario, args, &comparison), &value);
     rounds.pop().map(|r| r.gateway.summary).ok_or_else(|| CliError::check("no round completed"))
+}
+
+/// Batches in flight at once while prefilling.
+const PREFILL_TASKS: u64 = 16;
+
+/// Commits at least `count` one-cent transfers from the payer to the payee, in batches of
+/// [`BATCH_SIZE`] with every id new, [`PREFILL_TASKS`] batches at a time.
+async fn prefill(out: Out, target: Arc<Target>, count: u64, run: &str) -> Result<()> {
+    let batches = count.div_ceil(BATCH_SIZE as u64);
+    out.progress(&format!("prefilling the ledger with {} transfers", batches * BATCH_SIZE as u64));
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let handles: Vec<_> = (0..PREFILL_TASKS)
+        .map(|_| {
+            let (target, next, run) = (target.clone(), next.clone(), run.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= batches {
+                        return Ok(());
+                    }
+                    call(&target, Scenario::Batch, &format!("{run}-prefill-{n}")).await?;
+                }
+            })
+        })
+        .collect();
+    let mut all = std::pin::pin!(futures::future::join_all(handles));
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let finished = loop {
+        tokio::select! {
+            finished = &mut all => break finished,
+            _ = ticker.tick() => out.tick(),
+        }
+    };
+    out.progress("");
+    for task in finished {
+        let outcome: std::result::Result<(), aex_client::Error> =
+            task.map_err(|e| CliError::check(format!("a prefill task failed: {e}")))?;
+        outcome?;
+    }
+    let elapsed = started.elapsed();
+    let committed = batches * BATCH_SIZE as u64;
+    let per_second = u128::from(committed) * 1_000 / elapsed.as_millis().max(1);
+    out.progress(&format!(
+        "prefilled {committed} transfers in {:.1} s ({per_second} transfers/s)",
+        elapsed.as_secs_f64()
+    ));
+    Ok(())
 }
 
 /// A service token for `tenant_id`, as the gateway would mint it for the bench's requests.
@@ -504,6 +559,7 @@ mod tests {
             rounds: 3,
             gateway_pid: None,
             service_pid: None,
+            prefill: 0,
         }
     }
 

@@ -326,6 +326,10 @@ pub struct BenchArgs {
     /// The service's process id, for its CPU time per request in the direct runs.
     #[arg(long)]
     pub service_pid: Option<u32>,
+    /// Transfers to commit first, in batches of 100 through the gateway (every id new), so the
+    /// figures can be compared at a ledger that size; with the transfer or batch scenario.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=50_000_000))]
+    pub prefill: u64,
 }
 
 /// Why the configuration cannot make a client.

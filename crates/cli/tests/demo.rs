@@ -50,3 +50,32 @@ async fn the_money_benches_move_cents_with_fresh_keys_and_ids_without_errors() {
         assert_eq!(summary.failed, 0, "{scenario}: {summary:?}");
     }
 }
+
+#[tokio::test]
+async fn a_prefilled_bench_commits_its_transfers_first_and_refuses_a_scenario_without_accounts() {
+    use aex_client::identity::TenantType;
+    use aex_client::money::Funds;
+    use aex_types::{Currency, Money};
+    let stack = aex_e2e::stack();
+    let (payer, payer_client) = stack.tenant(TenantType::Requestor).await;
+    let (_, payee_client) = stack.tenant(TenantType::Provider).await;
+    let funds = |minor| Funds::new(Money::from_minor(minor, Currency::USD));
+    payer_client.deposits().idempotency_key("prefill-funds").create(&funds(100_000)).await.unwrap();
+    payee_client.deposits().idempotency_key("prefill-opening").create(&funds(1)).await.unwrap();
+    let payee_account = payee_client.accounts().list().await.unwrap().accounts[0].id.to_string();
+
+    let key = payer.api_key.secret().unwrap().expose().to_string();
+    let line = ["bench", "--api-key", &key, "--to", &payee_account, "--scenario", "transfer", "--prefill", "250"];
+    let cli = aex(&[&line[..], &["--seconds", "1", "--concurrency", "2"]].concat());
+    let Command::Bench(args) = &cli.command else { panic!("not bench") };
+    let summary = aex_cli::bench::measure(&cli.global, Out { json: true }, args).await.unwrap();
+    assert!(summary.ok > 0 && summary.failed == 0, "{summary:?}");
+    // Three batches of 100 before the run, then one cent per successful transfer of the run.
+    let payee = payee_client.accounts().list().await.unwrap().accounts[0].clone();
+    assert_eq!(payee.credits_posted, 1 + 300 + summary.ok as i64, "{payee:?}");
+
+    let cli = aex(&["bench", "--seconds", "1", "--scenario", "balance", "--prefill", "100"]);
+    let Command::Bench(args) = &cli.command else { panic!("not bench") };
+    let refused = aex_cli::bench::measure(&cli.global, Out { json: true }, args).await.unwrap_err();
+    assert!(refused.to_string().contains("--prefill"), "{refused}");
+}
