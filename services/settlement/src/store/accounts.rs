@@ -70,6 +70,12 @@ pub async fn get_or_create(
     tenant_id: Option<&str>,
     currency: Currency,
 ) -> Result<AccountRow, sqlx::Error> {
+    // Read first: the account exists on every call but a tenant's first, and an INSERT, even
+    // one that conflicts, takes a transaction id and so a WAL flush at commit: a balance read
+    // would cost a disk write.
+    if let Some(account) = find_by_owner(pool, kind, tenant_id, currency).await? {
+        return Ok(account);
+    }
     sqlx::query(
         "INSERT INTO accounts (id, kind, tenant_id, currency, no_overdraft) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (kind, (COALESCE(tenant_id, '')), currency) DO NOTHING",
@@ -81,6 +87,16 @@ pub async fn get_or_create(
     .bind(kind.no_overdraft())
     .execute(pool)
     .await?;
+    find_by_owner(pool, kind, tenant_id, currency).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The account of `kind` for `tenant_id` (none for platform accounts) in `currency`.
+async fn find_by_owner(
+    pool: &PgPool,
+    kind: AccountKind,
+    tenant_id: Option<&str>,
+    currency: Currency,
+) -> Result<Option<AccountRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, kind, tenant_id, currency, debits_pending, debits_posted, credits_pending, credits_posted,
                 no_overdraft, created_at
@@ -89,7 +105,7 @@ pub async fn get_or_create(
     .bind(kind.as_str())
     .bind(tenant_id)
     .bind(currency.code())
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await
 }
 
