@@ -345,15 +345,7 @@ async fn prefill(out: Out, target: Arc<Target>, count: u64, run: &str) -> Result
             })
         })
         .collect();
-    let mut all = std::pin::pin!(futures::future::join_all(handles));
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.tick().await;
-    let finished = loop {
-        tokio::select! {
-            finished = &mut all => break finished,
-            _ = ticker.tick() => out.tick(),
-        }
-    };
+    let finished = join_showing_progress(out, handles).await;
     out.progress("");
     for task in finished {
         let outcome: std::result::Result<(), aex_client::Error> =
@@ -511,6 +503,22 @@ pub fn comparison_text(scenario: &str, args: &BenchArgs, c: &Comparison) -> Stri
     )
 }
 
+/// Waits for every task, ticking the progress line each second meanwhile.
+async fn join_showing_progress<T>(
+    out: Out,
+    handles: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<std::result::Result<T, tokio::task::JoinError>> {
+    let mut all = std::pin::pin!(futures::future::join_all(handles));
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            finished = &mut all => return finished,
+            _ = ticker.tick() => out.tick(),
+        }
+    }
+}
+
 /// Runs the scenario against `target` for `--seconds` with `--concurrency` tasks.
 async fn run_scenario(out: Out, args: &BenchArgs, target: Arc<Target>, url: &str, run: &str) -> Result<Summary> {
     let scenario = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
@@ -520,15 +528,7 @@ async fn run_scenario(out: Out, args: &BenchArgs, target: Arc<Target>, url: &str
     let handles: Vec<_> = (0..args.concurrency)
         .map(|n| tokio::spawn(task(target.clone(), args.scenario, deadline, format!("{run}-{n}"))))
         .collect();
-    let mut all = std::pin::pin!(futures::future::join_all(handles));
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.tick().await;
-    let finished = loop {
-        tokio::select! {
-            finished = &mut all => break finished,
-            _ = ticker.tick() => out.tick(),
-        }
-    };
+    let finished = join_showing_progress(out, handles).await;
     let elapsed = started.elapsed();
     out.progress("");
 
