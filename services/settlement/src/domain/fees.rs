@@ -1,5 +1,5 @@
 //! The fee policy: how a settled price splits into provider payout, platform fee and protocol
-//! fee (ARCHITECTURE.md §6; conformance data in `shared/vectors/fees.json`).
+//! fee (ARCHITECTURE.md §6; conformance data in `tests/vectors/fees.json`, a copy of the shared vectors).
 //!
 //! Each fee is computed from integer minor units with one rounding, half-even
 //! ([`aex_types::div_round_half_even`]); the payout is what remains, so the three parts sum to
@@ -156,9 +156,8 @@ mod tests {
     }
 
     fn vectors() -> Vectors {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/fees.json");
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        serde_json::from_str(&text).expect("fees.json parses")
+        // The project's copy of the conformance data, so a clone anywhere tests against it.
+        serde_json::from_str(include_str!("../../tests/vectors/fees.json")).expect("fees.json parses")
     }
 
     #[test]

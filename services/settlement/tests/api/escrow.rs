@@ -70,7 +70,7 @@ async fn a_successful_contract_pays_out_the_exact_fee_split() {
         .await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["status"], "settled");
-    // 100.00 at the starter tier: platform 15.00, protocol 2.80 + 0.28 (shared/vectors/fees.json).
+    // 100.00 at the starter tier: platform 15.00, protocol 2.80 + 0.28 (tests/vectors/fees.json).
     let split = &done["settlement"];
     assert_eq!(split["platform_fee_minor"], 1500);
     assert_eq!(split["protocol_fee_minor"], 308);
