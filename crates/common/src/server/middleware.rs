@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TraceContextExt;
 use std::any::Any;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any as AnyOrigin, CorsLayer};
@@ -106,8 +105,7 @@ async fn observe(service: HeaderValue, mut req: Request, next: Next) -> Response
         .map(str::to_string)
         .unwrap_or_else(|| aex_types::RequestId::new().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route: Arc<str> =
-        req.extensions().get::<MatchedPath>().map(|p| Arc::from(p.as_str())).unwrap_or_else(|| Arc::from("unmatched"));
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_string();
     let method = req.method().clone();
     let (span, trace) = request_span(&req, &id);
     let started = Instant::now();
@@ -129,7 +127,7 @@ async fn observe(service: HeaderValue, mut req: Request, next: Next) -> Response
             tracing::debug!(status = code, elapsed_ms, "request completed");
         }
     });
-    record_metrics(method.as_str(), &route, status, elapsed);
+    record_metrics(method.as_str(), route, status, elapsed);
     let headers = response.headers_mut();
     if !headers.contains_key(&X_AEX_SERVICE) {
         headers.insert(X_AEX_SERVICE.clone(), service);
@@ -260,8 +258,8 @@ async fn normalize_error_body(response: Response) -> Response {
 }
 
 /// Request count and latency labelled by the matched route, never the raw path.
-fn record_metrics(method: &str, route: &Arc<str>, status: StatusCode, elapsed: Duration) {
-    let labels = [("method", method.to_string()), ("route", route.to_string())];
+fn record_metrics(method: &str, route: String, status: StatusCode, elapsed: Duration) {
+    let labels = [("method", method.to_string()), ("route", route)];
     metrics::histogram!("aex_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     let [method, route] = labels;
     let labels = [method, route, ("status", status.as_u16().to_string())];
