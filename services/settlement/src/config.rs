@@ -3,6 +3,7 @@
 use aex_common::auth::ServiceTokenArgs;
 use aex_common::db::DbArgs;
 use aex_common::events::NatsArgs;
+use aex_common::http_client::HttpClientConfig;
 use aex_common::runtime::{ServiceArgs, ServiceConfig};
 use clap::Parser;
 
@@ -21,6 +22,18 @@ pub struct Config {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub tokens: ServiceTokenArgs,
+    #[command(flatten)]
+    pub http: HttpClientConfig,
+    /// Where the other settlement instances reach this one (e.g. `http://10.0.3.7:8088`). Set,
+    /// the instance takes part in the ledger writer election: one instance commits the
+    /// batches of all (ADR 0014). Unset, it still hands its batches to a writer it finds.
+    #[arg(long = "advertise-url", env = "AEX_SETTLEMENT_ADVERTISE_URL")]
+    pub advertise_url: Option<url::Url>,
+    /// Lifetime of the ledger writer lease, in seconds; renewed every third of it. A writer
+    /// that dies unannounced is replaced after at most this long (a clean stop hands over at once).
+    #[arg(long = "ledger-writer-lease-seconds", env = "AEX_LEDGER_WRITER_LEASE_SECONDS", default_value_t = 6,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub ledger_writer_lease_seconds: u64,
     /// Key-encryption key (32 bytes, hex or base64) sealing the receipt signing key at rest;
     /// required in production.
     #[arg(long = "receipt-kek", env = "AEX_SETTLEMENT_KEK", hide_env_values = true)]

@@ -42,6 +42,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 /// (`Access::Public` in its route table). Every other route requires a token.
 pub const PUBLIC_ROUTES: &[&str] = &["/v1/market/feed", "/v1/receipts/keys"];
 
+/// Largest handoff a writer accepts: a follower's full batch, as JSON.
+const HANDOFF_BODY_BYTES: usize = 4 * aex_api::limits::TRANSFER_BATCH_BODY_BYTES;
+
 /// What handlers share.
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -80,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts/keys/rotate", post(http::receipts::rotate))
         .route("/internal/v1/holds", post(http::escrow::place_hold))
         .route("/internal/settlement/complete", post(http::escrow::complete))
+        .route(ledger::handoff::PATH, post(http::ledger::handoff).layer(DefaultBodyLimit::max(HANDOFF_BODY_BYTES)))
+        .route("/internal/v1/ledger/writer", get(http::ledger::writer))
         .route("/v1/audit/journal", get(http::audit::export))
         .route("/v1/audit/journal/verify", get(http::audit::verify))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -103,12 +108,29 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let wrap = aex_common::keywrap::from_config(config.receipt_kek.as_ref(), environment, "AEX_SETTLEMENT_KEK")
         .map_err(StartError::Config)?;
     let mut platform = Platform::start(spec, shutdown).await?;
-    platform.accept_bodies_up_to(aex_api::limits::TRANSFER_BATCH_BODY_BYTES);
+    platform.accept_bodies_up_to(HANDOFF_BODY_BYTES);
     let allow_plaintext = environment == aex_common::runtime::Environment::Development;
     let signer = receipts::ReceiptSigner::load_or_create(&platform.pool, Arc::from(wrap), allow_plaintext)
         .await
         .map_err(StartError::Config)?;
-    let (ledger, batcher) = Ledger::start(platform.pool.clone(), platform.shutdown.clone());
+    let tokens = platform.tokens.clone();
+    let client = aex_common::http_client::HttpClient::new(&config.http)
+        .map_err(|e| StartError::Config(e.to_string()))?
+        .with_token_provider(Arc::new(move || match tokens.mint(SERVICE, None, &[], None) {
+            Ok(token) => Some(token),
+            Err(error) => {
+                tracing::error!(%error, "cannot mint a service token for the ledger writer");
+                None
+            }
+        }));
+    let replication = ledger::Replication {
+        candidate: ledger::election::Candidate::new(
+            config.advertise_url.clone(),
+            Duration::from_secs(config.ledger_writer_lease_seconds),
+        ),
+        client,
+    };
+    let (ledger, batcher) = Ledger::start_replicated(platform.pool.clone(), replication, platform.shutdown.clone());
     platform.spawn(batcher);
     platform.spawn(ledger::expire_lapsed_holds(
         platform.pool.clone(),

@@ -12,6 +12,7 @@
 //! `no_overdraft` (every tenant account) can never have debits exceed credits.
 
 use aex_types::Currency;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The four running totals of an account.
@@ -97,7 +98,8 @@ pub struct PendingTransfer {
 }
 
 /// What a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum TransferKind {
     /// Moves money now.
     Posted,
@@ -128,7 +130,8 @@ impl TransferKind {
 }
 
 /// On whose behalf a request acts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Authority {
     /// The platform itself (deposits, escrow, settlement): any account.
     Platform,
@@ -156,7 +159,7 @@ impl Authority {
 
 /// One transfer request. For post/void, the accounts and currency are those of the pending
 /// transfer; a request that names others is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferRequest {
     pub id: String,
     pub debit_account_id: String,
@@ -173,7 +176,8 @@ pub struct TransferRequest {
 }
 
 /// Per-request result codes, in the order they are checked (the first that applies wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TransferCode {
     /// Applied now.
     Ok,
@@ -200,6 +204,7 @@ pub enum TransferCode {
     /// The debit would take a no-overdraft account below zero.
     InsufficientFunds,
     /// A running total would leave the i64 range.
+    #[serde(rename = "AMOUNT_OVERFLOW")]
     Overflow,
     /// Another request of the same linked chain failed.
     LinkedTransferFailed,

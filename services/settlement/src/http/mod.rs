@@ -6,6 +6,7 @@ pub mod balance;
 pub mod escrow;
 pub mod fees;
 pub mod funds;
+pub mod ledger;
 pub mod market;
 pub mod receipts;
 pub mod transfers;

@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransferRow {
     pub id: String,
     pub debit_account_id: String,
@@ -17,10 +17,12 @@ pub struct TransferRow {
     pub reference: Option<String>,
     pub kind: String,
     pub pending_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub timeout_at: Option<OffsetDateTime>,
     pub pending_status: Option<String>,
     pub fingerprint: String,
     pub journal_seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -9,6 +9,7 @@ mod funds;
 mod isolation;
 mod operations;
 mod receipts;
+mod replicas;
 mod reports;
 mod transfers;
 

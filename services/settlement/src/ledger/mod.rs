@@ -8,6 +8,12 @@
 //! neighbours), transfers, journal links and totals written with one statement each. Each
 //! caller is answered after the commit. Under load, batches grow, so throughput grows with load
 //! while the hot platform accounts are locked once per batch rather than once per transfer.
+//!
+//! With several instances, one holds the writer lease ([`election`]) and the others hand it
+//! their batches ([`handoff`]), so all instances' requests merge into one instance's commits.
+
+pub mod election;
+pub mod handoff;
 
 use crate::domain::journal::{JournalEntry, StoredLink, chain_hash};
 use crate::domain::ledger::{
@@ -18,14 +24,17 @@ use crate::store::transfers::TransferRow;
 use crate::store::{accounts, journal, transfers};
 use aex_common::db::retry_on_conflict;
 use aex_types::Timestamp;
+use election::{Candidate, Role};
 use futures::future::BoxFuture;
+use handoff::{Counters, Handoff, JobResult};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Most transfers committed in one transaction (and the largest batch the API accepts).
@@ -34,7 +43,7 @@ pub const MAX_BATCH: usize = aex_api::limits::MAX_TRANSFER_BATCH;
 const QUEUE_DEPTH: usize = 16_384;
 
 /// The result for one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransferOutcome {
     pub id: String,
     pub code: TransferCode,
@@ -97,6 +106,9 @@ pub trait BatchEffect: Send + Sync {
 struct Job {
     requests: Vec<TransferRequest>,
     effect: Option<Arc<dyn BatchEffect>>,
+    /// Commit in this instance, never hand off: a job handed to this instance as the writer,
+    /// or one whose handoff failed.
+    local: bool,
     reply: oneshot::Sender<Result<Vec<TransferOutcome>, JobFailure>>,
 }
 
@@ -104,13 +116,115 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     queue: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    instance: Arc<str>,
+    role: watch::Receiver<Role>,
+    counters: Arc<Counters>,
+}
+
+/// Several instances on one database: how this one takes part in the writer election, and
+/// the client it hands batches to the writer with.
+pub struct Replication {
+    pub candidate: Candidate,
+    pub client: aex_common::http_client::HttpClient,
+}
+
+/// Who writes the ledger, as `GET /internal/v1/ledger/writer` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WriterStatus {
+    pub instance: String,
+    pub role: &'static str,
+    /// The writer this instance hands its batches to (followers only).
+    pub writer: Option<String>,
+    pub writer_address: Option<String>,
+    /// Jobs this instance handed to the writer, received as the writer, and committed itself
+    /// after a handoff failed, since it started.
+    pub handed_off_jobs: u64,
+    pub received_jobs: u64,
+    pub committed_locally_after_failure: u64,
 }
 
 impl Ledger {
-    /// Starts the batcher; it stops when `shutdown` is cancelled, after the batch in hand.
+    /// Starts the batcher of a single instance; it stops when `shutdown` is cancelled, after
+    /// the batch in hand.
     pub fn start(pool: PgPool, shutdown: CancellationToken) -> (Self, impl std::future::Future<Output = ()>) {
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        (Self { queue }, run_batcher(pool, receiver, shutdown))
+        let candidate = Candidate::new(None, Duration::from_secs(1));
+        let (_, role) = watch::channel(Role::Standalone);
+        let shared = Arc::new(Shared { instance: candidate.instance, role, counters: Arc::default() });
+        let requeue = queue.downgrade();
+        (Self { queue, shared: shared.clone() }, run_batcher(pool, receiver, requeue, shared, None, shutdown))
+    }
+
+    /// Starts the batcher and the writer election of one of several instances.
+    pub fn start_replicated(
+        pool: PgPool,
+        replication: Replication,
+        shutdown: CancellationToken,
+    ) -> (Self, impl std::future::Future<Output = ()>) {
+        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let Replication { candidate, client } = replication;
+        let (role_sender, role) = watch::channel(Role::Standalone);
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared { instance: candidate.instance.clone(), role, counters: counters.clone() });
+        let handoff = Handoff::new(client, counters);
+        let requeue = queue.downgrade();
+        let batcher = run_batcher(pool.clone(), receiver, requeue, shared.clone(), Some(handoff), shutdown.clone());
+        let election = election::run(pool, candidate, role_sender, shutdown);
+        let tasks = async move {
+            tokio::join!(batcher, election);
+        };
+        (Self { queue, shared }, tasks)
+    }
+
+    /// This instance's part in writing the ledger.
+    pub fn writer_status(&self) -> WriterStatus {
+        let role = self.shared.role.borrow().clone();
+        let (writer, writer_address) = match &role {
+            Role::Follower { writer, address } => (Some(writer.clone()), Some(address.to_string())),
+            Role::Writer => (Some(self.shared.instance.to_string()), None),
+            Role::Standalone => (None, None),
+        };
+        let counters = &self.shared.counters;
+        WriterStatus {
+            instance: self.shared.instance.to_string(),
+            role: role.as_str(),
+            writer,
+            writer_address,
+            handed_off_jobs: counters.handed_off.load(Ordering::Relaxed),
+            received_jobs: counters.received.load(Ordering::Relaxed),
+            committed_locally_after_failure: counters.committed_locally_after_failure.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Commits jobs another instance handed to this one (as the writer): each is queued as a
+    /// job of this batcher, never handed on, and answered in order.
+    pub async fn commit_handed_off(&self, jobs: Vec<Vec<TransferRequest>>) -> Vec<JobResult> {
+        self.shared.counters.received.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let mut answers = Vec::with_capacity(jobs.len());
+        for requests in jobs {
+            let (reply, answer) = oneshot::channel();
+            let job = Job { requests, effect: None, local: true, reply };
+            if self.queue.send(job).await.is_err() {
+                answers.push(None);
+                continue;
+            }
+            answers.push(Some(answer));
+        }
+        self.record_queue_depth();
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let result = match answer {
+                Some(answer) => answer.await.unwrap_or(Err(JobFailure::Unavailable)),
+                None => Err(JobFailure::Unavailable),
+            };
+            results.push(JobResult::from(result));
+        }
+        results
     }
 
     /// Jobs waiting for the batcher, as the `aex_ledger_queue_depth` gauge.
@@ -131,7 +245,7 @@ impl Ledger {
         effect: Option<Arc<dyn BatchEffect>>,
     ) -> Result<Vec<TransferOutcome>, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Job { requests, effect, reply }).await.map_err(|_| LedgerError::Closed)?;
+        self.queue.send(Job { requests, effect, local: false, reply }).await.map_err(|_| LedgerError::Closed)?;
         self.record_queue_depth();
         match answer.await {
             Ok(Ok(outcomes)) => Ok(outcomes),
@@ -144,8 +258,32 @@ impl Ledger {
     }
 }
 
-async fn run_batcher(pool: PgPool, mut receiver: mpsc::Receiver<Job>, shutdown: CancellationToken) {
+async fn run_batcher(
+    pool: PgPool,
+    mut receiver: mpsc::Receiver<Job>,
+    requeue: mpsc::WeakSender<Job>,
+    shared: Arc<Shared>,
+    handoff: Option<Handoff>,
+    shutdown: CancellationToken,
+) {
     tracing::info!(task = "ledger-batcher", "started");
+    // Commits a batch here, or hands what may be handed off to the writer.
+    let dispatch = |jobs: Vec<Job>| {
+        let role = shared.role.borrow().clone();
+        let pool = &pool;
+        let handoff = handoff.as_ref();
+        let requeue = requeue.clone();
+        async move {
+            let (Role::Follower { address, .. }, Some(handoff)) = (role, handoff) else {
+                return commit_and_answer(pool, jobs).await;
+            };
+            let (local, remote): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.local || j.effect.is_some());
+            if !remote.is_empty() {
+                handoff.spawn(address, remote, requeue).await;
+            }
+            commit_and_answer(pool, local).await;
+        }
+    };
     loop {
         let first = tokio::select! {
             job = receiver.recv() => job,
@@ -162,7 +300,7 @@ async fn run_batcher(pool: PgPool, mut receiver: mpsc::Receiver<Job>, shutdown: 
                 }
                 Ok(job) => {
                     // Too big to join this batch: it opens the next one.
-                    commit_and_answer(&pool, std::mem::take(&mut jobs)).await;
+                    dispatch(std::mem::take(&mut jobs)).await;
                     size = job.requests.len();
                     jobs.push(job);
                 }
@@ -171,7 +309,7 @@ async fn run_batcher(pool: PgPool, mut receiver: mpsc::Receiver<Job>, shutdown: 
         }
         metrics::histogram!("aex_ledger_batch_size").record(size as f64);
         metrics::gauge!("aex_ledger_queue_depth").set(receiver.len() as f64);
-        commit_and_answer(&pool, jobs).await;
+        dispatch(jobs).await;
     }
     tracing::info!(task = "ledger-batcher", "stopped");
 }
