@@ -266,8 +266,27 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         }
         prefill(out, gateway.clone(), args.prefill, &run).await?;
     }
+    if !args.direct.is_empty() {
+        let tenant_id = global.with_key(&key)?.auth().token().await?.tenant_id;
+        let token = direct_token(&args.service_token_secret_file, tenant_id.as_str())?;
+        let targets = args
+            .direct
+            .iter()
+            .map(|url| direct_target(url, &token, global, accounts.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let summary = run_scenario(out, args, &targets, &args.direct.join(", "), &run).await?;
+        let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds,
+                                "instances": args.direct.len() });
+        if let (Some(object), Ok(serde_json::Value::Object(figures))) =
+            (value.as_object_mut(), serde_json::to_value(&summary))
+        {
+            object.extend(figures);
+        }
+        out.result(|| summary_text(&scenario, args, &summary), &value);
+        return Ok(summary);
+    }
     let Some(direct_url) = args.compare_direct.as_deref() else {
-        let summary = run_scenario(out, args, gateway, &global.gateway_url, &run).await?;
+        let summary = run_scenario(out, args, &[gateway], &global.gateway_url, &run).await?;
         let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds });
         if let (Some(object), Ok(serde_json::Value::Object(figures))) =
             (value.as_object_mut(), serde_json::to_value(&summary))
@@ -279,13 +298,7 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
     };
     let tenant_id = global.with_key(&key)?.auth().token().await?.tenant_id;
     let token = direct_token(&args.service_token_secret_file, tenant_id.as_str())?;
-    let direct_client = aex_client::Client::builder(direct_url)
-        .bearer_token(token)
-        .max_retries(0)
-        .timeout(Duration::from_secs(global.timeout_secs))
-        .build()
-        .map_err(|e| CliError::Usage(format!("--compare-direct: {e}")))?;
-    let direct = Arc::new(Target { client: direct_client, accounts });
+    let direct = direct_target(direct_url, &token, global, accounts)?;
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
         // Alternate which side goes first, so drift in the machine's load favours neither.
@@ -298,7 +311,7 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
                 (direct.clone(), direct_url, args.service_pid)
             };
             let before = pid.and_then(cpu_ticks);
-            let summary = run_scenario(out, args, target, url, &format!("{run}-r{round}-{through_gateway}")).await?;
+            let summary = run_scenario(out, args, &[target], url, &format!("{run}-r{round}-{through_gateway}")).await?;
             let cpu = cpu_us_per_request(before, pid.and_then(cpu_ticks), summary.requests);
             pair[usize::from(!through_gateway)] = Some(Side { summary, cpu_us_per_request: cpu });
         }
@@ -519,14 +532,34 @@ async fn join_showing_progress<T>(
     }
 }
 
-/// Runs the scenario against `target` for `--seconds` with `--concurrency` tasks.
-async fn run_scenario(out: Out, args: &BenchArgs, target: Arc<Target>, url: &str, run: &str) -> Result<Summary> {
+/// A client straight to the owning service at `url`, with a service token, never retrying.
+fn direct_target(
+    url: &str,
+    token: &str,
+    global: &Global,
+    accounts: Option<(AccountId, AccountId)>,
+) -> Result<Arc<Target>> {
+    let client = aex_client::Client::builder(url)
+        .bearer_token(token.to_string())
+        .max_retries(0)
+        .timeout(Duration::from_secs(global.timeout_secs))
+        .build()
+        .map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
+    Ok(Arc::new(Target { client, accounts }))
+}
+
+/// Runs the scenario for `--seconds` with `--concurrency` tasks, spread over `targets` in turn.
+async fn run_scenario(out: Out, args: &BenchArgs, targets: &[Arc<Target>], url: &str, run: &str) -> Result<Summary> {
     let scenario = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     out.progress(&format!("running {scenario} through {url} for {} s with {} tasks", args.seconds, args.concurrency));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
-    let handles: Vec<_> = (0..args.concurrency)
-        .map(|n| tokio::spawn(task(target.clone(), args.scenario, deadline, format!("{run}-{n}"))))
+    let handles: Vec<_> = targets
+        .iter()
+        .cycle()
+        .take(args.concurrency as usize)
+        .enumerate()
+        .map(|(n, target)| tokio::spawn(task(target.clone(), args.scenario, deadline, format!("{run}-{n}"))))
         .collect();
     let finished = join_showing_progress(out, handles).await;
     let elapsed = started.elapsed();
@@ -555,6 +588,7 @@ mod tests {
             scenario: Scenario::Transfer,
             to: None,
             compare_direct: None,
+            direct: Vec::new(),
             service_token_secret_file: ".local/secrets/service_token_secret".into(),
             rounds: 3,
             gateway_pid: None,

@@ -312,8 +312,13 @@ pub struct BenchArgs {
     /// Also run the scenario directly against the owning service at this URL (settlement,
     /// e.g. http://127.0.0.1:8088) with a service token, alternating with the gateway runs, and
     /// print the gateway's share.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "direct")]
     pub compare_direct: Option<String>,
+    /// Run the scenario only directly against the owning service, at each of these URLs
+    /// (repeat the flag): the tasks are spread over the instances in turn. The setup (tenants,
+    /// funds) still goes through the gateway.
+    #[arg(long)]
+    pub direct: Vec<String>,
     /// The service-token secret the direct runs sign with (the local stack's file).
     #[arg(long, default_value = ".local/secrets/service_token_secret")]
     pub service_token_secret_file: std::path::PathBuf,

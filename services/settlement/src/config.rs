@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long = "ledger-writer-lease-seconds", env = "AEX_LEDGER_WRITER_LEASE_SECONDS", default_value_t = 6,
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub ledger_writer_lease_seconds: u64,
+    /// Handoffs a follower keeps waiting for the writer at once. Fewer make larger handoffs
+    /// (less overhead per transfer); more keep the writer's every batch fed.
+    #[arg(long = "ledger-handoffs-in-flight", env = "AEX_LEDGER_HANDOFFS_IN_FLIGHT", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub ledger_handoffs_in_flight: u64,
     /// Key-encryption key (32 bytes, hex or base64) sealing the receipt signing key at rest;
     /// required in production.
     #[arg(long = "receipt-kek", env = "AEX_SETTLEMENT_KEK", hide_env_values = true)]

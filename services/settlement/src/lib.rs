@@ -129,6 +129,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             Duration::from_secs(config.ledger_writer_lease_seconds),
         ),
         client,
+        handoffs_in_flight: usize::try_from(config.ledger_handoffs_in_flight).unwrap_or(1),
     };
     let (ledger, batcher) = Ledger::start_replicated(platform.pool.clone(), replication, platform.shutdown.clone());
     platform.spawn(batcher);

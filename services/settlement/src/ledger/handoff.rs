@@ -24,9 +24,6 @@ use url::Url;
 
 /// Where the writer accepts handed-off batches.
 pub const PATH: &str = "/internal/v1/ledger/batches";
-/// Handoffs of one follower in flight at once; the batcher waits for a slot (its queue then
-/// grows into larger batches, as it does while a local commit runs).
-const IN_FLIGHT: usize = 4;
 /// How long a follower waits for the writer's answer before committing the jobs itself.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -80,8 +77,10 @@ pub(super) struct Handoff {
 }
 
 impl Handoff {
-    pub(super) fn new(client: HttpClient, counters: Arc<Counters>) -> Self {
-        Self { client, slots: Arc::new(Semaphore::new(IN_FLIGHT)), counters }
+    /// At most `in_flight` handoffs wait for the writer at once; then the batcher waits for a
+    /// slot and its queue grows into a larger handoff, as it grows while a local commit runs.
+    pub(super) fn new(client: HttpClient, in_flight: usize, counters: Arc<Counters>) -> Self {
+        Self { client, slots: Arc::new(Semaphore::new(in_flight.max(1))), counters }
     }
 
     /// Sends `jobs` to the writer at `address` in the background, once a slot is free. Jobs

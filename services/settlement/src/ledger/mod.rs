@@ -131,6 +131,8 @@ struct Shared {
 pub struct Replication {
     pub candidate: Candidate,
     pub client: aex_common::http_client::HttpClient,
+    /// Handoffs a follower keeps in flight at once.
+    pub handoffs_in_flight: usize,
 }
 
 /// Who writes the ledger, as `GET /internal/v1/ledger/writer` shows it.
@@ -167,11 +169,11 @@ impl Ledger {
         shutdown: CancellationToken,
     ) -> (Self, impl std::future::Future<Output = ()>) {
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let Replication { candidate, client } = replication;
+        let Replication { candidate, client, handoffs_in_flight } = replication;
         let (role_sender, role) = watch::channel(Role::Standalone);
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared { instance: candidate.instance.clone(), role, counters: counters.clone() });
-        let handoff = Handoff::new(client, counters);
+        let handoff = Handoff::new(client, handoffs_in_flight, counters);
         let requeue = queue.downgrade();
         let batcher = run_batcher(pool.clone(), receiver, requeue, shared.clone(), Some(handoff), shutdown.clone());
         let election = election::run(pool, candidate, role_sender, shutdown);
