@@ -320,36 +320,42 @@ async fn run_batcher(
 /// reason tied to what it writes (a constraint, a value it cannot store, a failing effect),
 /// the batch is split in halves and each half committed on its own, recursively, so only the
 /// job that causes the refusal fails and its neighbours — other tenants' requests — commit.
-fn commit_and_answer(pool: &PgPool, jobs: Vec<Job>) -> BoxFuture<'_, ()> {
+fn commit_and_answer(pool: &PgPool, mut jobs: Vec<Job>) -> BoxFuture<'_, ()> {
     Box::pin(async move {
         if jobs.is_empty() {
             return;
         }
-        let requests: Vec<TransferRequest> = jobs.iter().flat_map(|j| j.requests.iter().cloned()).collect();
+        // The jobs' requests move into one batch (thousands of them: no copies) and move back
+        // only if the batch has to be split.
+        let mut mine: Vec<usize> = Vec::with_capacity(jobs.len());
+        let mut requests: Vec<TransferRequest> = Vec::with_capacity(jobs.iter().map(|j| j.requests.len()).sum());
         let mut effects: Vec<(Range<usize>, Arc<dyn BatchEffect>)> = Vec::new();
-        let mut start = 0;
-        for job in &jobs {
-            let end = start + job.requests.len();
+        for job in &mut jobs {
+            let start = requests.len();
+            mine.push(job.requests.len());
+            requests.append(&mut job.requests);
             if let Some(effect) = &job.effect {
-                effects.push((start..end, effect.clone()));
+                effects.push((start..requests.len(), effect.clone()));
             }
-            start = end;
         }
         let started = std::time::Instant::now();
         let result = retry_on_conflict(5, || commit_batch(pool, &requests, &effects)).await;
         metrics::histogram!("aex_ledger_batch_commit_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(mut outcomes) => {
-                for job in jobs.into_iter().rev() {
-                    let split = outcomes.len().saturating_sub(job.requests.len());
-                    let mine = outcomes.split_off(split);
-                    let _ = job.reply.send(Ok(mine));
+                for (job, count) in jobs.into_iter().zip(mine).rev() {
+                    let split = outcomes.len().saturating_sub(count);
+                    let _ = job.reply.send(Ok(outcomes.split_off(split)));
                 }
             }
             Err(error) => match JobFailure::of(&error) {
                 JobFailure::Refused if jobs.len() > 1 => {
                     tracing::warn!(%error, jobs = jobs.len(), transfers = requests.len(), "ledger batch refused; isolating the cause");
                     metrics::counter!("aex_ledger_batch_splits_total").increment(1);
+                    let mut rest = requests.into_iter();
+                    for (job, count) in jobs.iter_mut().zip(mine) {
+                        job.requests = rest.by_ref().take(count).collect();
+                    }
                     let mut first = jobs;
                     let second = first.split_off(first.len() / 2);
                     commit_and_answer(pool, first).await;
@@ -451,6 +457,7 @@ async fn commit_batch(
     let mut links: Vec<NewLink> = Vec::new();
     let mut resolutions: Vec<(String, PendingStatus)> = Vec::new();
     let mut outcomes: Vec<TransferOutcome> = Vec::with_capacity(requests.len());
+    let mut written: Vec<usize> = Vec::new();
     for ((request, decision), fingerprint) in requests.iter().zip(&decisions).zip(&fingerprints) {
         let transfer = match decision.code {
             TransferCode::Ok => {
@@ -500,8 +507,10 @@ async fn commit_batch(
                 if let Some(resolution) = &decision.resolves {
                     resolutions.push(resolution.clone());
                 }
-                new_rows.push(row.clone());
-                Some(row)
+                // The row moves into this outcome once it is written (below).
+                written.push(outcomes.len());
+                new_rows.push(row);
+                None
             }
             TransferCode::Exists => existing.get(&request.id).map(|(row, _)| row.clone()),
             _ => None,
@@ -514,9 +523,15 @@ async fn commit_batch(
         outcome.transfer = new_rows.iter().find(|r| r.id == outcome.id).cloned();
     }
 
+    let committed = new_rows.len();
     transfers::insert_many(&mut tx, &new_rows).await?;
     transfers::set_pending_status(&mut tx, &resolutions).await?;
     journal::append(&mut tx, &links).await?;
+    for (index, row) in written.into_iter().zip(new_rows) {
+        if let Some(outcome) = outcomes.get_mut(index) {
+            outcome.transfer = Some(row);
+        }
+    }
     let changed: Vec<&crate::domain::ledger::AccountState> =
         view.accounts.values().filter(|state| before.get(&state.id) != Some(state)).collect();
     accounts::save_totals(&mut tx, &changed).await?;
@@ -527,7 +542,7 @@ async fn commit_batch(
         }
     }
     tx.commit().await?;
-    metrics::counter!("aex_ledger_transfers_committed_total").increment(new_rows.len() as u64);
+    metrics::counter!("aex_ledger_transfers_committed_total").increment(committed as u64);
     Ok(outcomes)
 }
 

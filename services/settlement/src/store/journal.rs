@@ -20,25 +20,26 @@ pub struct NewLink {
     pub link: StoredLink,
 }
 
-/// Appends links and moves the head to the last one.
+/// Appends links and moves the head to the last one, in one statement. The columns are bound
+/// as borrowed slices: a batch holds thousands of links.
 pub async fn append(conn: &mut PgConnection, links: &[NewLink]) -> Result<(), sqlx::Error> {
     let Some(last) = links.last() else { return Ok(()) };
     sqlx::query(
-        "INSERT INTO journal (seq, transfer_id, entry, prev_hash, hash)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])",
+        "WITH appended AS (
+             INSERT INTO journal (seq, transfer_id, entry, prev_hash, hash)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])
+         )
+         UPDATE journal_head SET seq = $6, hash = $7 WHERE singleton",
     )
     .bind(links.iter().map(|l| l.link.seq).collect::<Vec<i64>>())
-    .bind(links.iter().map(|l| l.transfer_id.clone()).collect::<Vec<String>>())
-    .bind(links.iter().map(|l| l.link.entry.clone()).collect::<Vec<String>>())
-    .bind(links.iter().map(|l| l.link.prev_hash.clone()).collect::<Vec<Vec<u8>>>())
-    .bind(links.iter().map(|l| l.link.hash.clone()).collect::<Vec<Vec<u8>>>())
-    .execute(&mut *conn)
+    .bind(links.iter().map(|l| l.transfer_id.as_str()).collect::<Vec<&str>>())
+    .bind(links.iter().map(|l| l.link.entry.as_str()).collect::<Vec<&str>>())
+    .bind(links.iter().map(|l| l.link.prev_hash.as_slice()).collect::<Vec<&[u8]>>())
+    .bind(links.iter().map(|l| l.link.hash.as_slice()).collect::<Vec<&[u8]>>())
+    .bind(last.link.seq)
+    .bind(last.link.hash.as_slice())
+    .execute(conn)
     .await?;
-    sqlx::query("UPDATE journal_head SET seq = $1, hash = $2 WHERE singleton")
-        .bind(last.link.seq)
-        .bind(&last.link.hash)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 
