@@ -15,7 +15,7 @@ The defaults come from this repository's own measurements (docs/perf/ledger.md);
 others on the command line. Prints committed transfers per second for each shard count and
 cross-shard share. Figures, not promises: it models the database's commit path only.
 
-    deploy/perf/shard_model.py [--a 0.0025] [--b 0.000012] [--clients-per-shard 256] [--rtt 0.002]
+    deploy/perf/shard_model.py [--a 0.003] [--b 0.000031] [--clients-per-shard 256] [--rtt 0.002]
 """
 
 import argparse
@@ -80,8 +80,8 @@ def simulate(shards, cross, a, b, clients, rtt, max_batch, seconds, seed=7):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--a", type=float, default=0.0025, help="fixed cost of one batch commit, s")
-    parser.add_argument("--b", type=float, default=0.000012, help="cost per transfer in a batch, s")
+    parser.add_argument("--a", type=float, default=0.003, help="fixed cost of one batch commit, s")
+    parser.add_argument("--b", type=float, default=0.000031, help="cost per transfer in a batch, s")
     parser.add_argument("--clients-per-shard", type=int, default=256)
     parser.add_argument("--rtt", type=float, default=0.002, help="client round trip outside the commit, s")
     parser.add_argument("--max-batch", type=int, default=8189)

@@ -110,6 +110,8 @@ pub fn summary_text(scenario: &str, args: &BenchArgs, summary: &Summary) -> Stri
 /// What the run calls with.
 struct Target {
     client: Client,
+    /// Whether transfers carry an `Idempotency-Key`.
+    keyed: bool,
     /// For transfers: the payer's account and the payee's.
     accounts: Option<(AccountId, AccountId)>,
 }
@@ -125,6 +127,11 @@ fn error_key(error: aex_client::Error) -> String {
 
 async fn call(target: &Target, scenario: Scenario, id: &str) -> std::result::Result<(), aex_client::Error> {
     let amount = Money::from_minor(AMOUNT_MINOR, CURRENCY);
+    let transfer_options = if target.keyed {
+        aex_client::RequestOptions::idempotency_key(id)
+    } else {
+        aex_client::RequestOptions { without_idempotency_key: true, ..Default::default() }
+    };
     match (scenario, &target.accounts) {
         (Scenario::Balance, _) => target.client.balance().get(Some(CURRENCY)).await.map(drop),
         (Scenario::Deposit, _) => {
@@ -133,7 +140,7 @@ async fn call(target: &Target, scenario: Scenario, id: &str) -> std::result::Res
         }
         (Scenario::Transfer, Some((from, to))) => {
             let transfer = NewTransfer::posted(id, from.clone(), to.clone(), amount).reference("aex bench");
-            target.client.transfers().idempotency_key(id).create(&transfer).await.map(drop)
+            target.client.transfers().options(transfer_options).create(&transfer).await.map(drop)
         }
         (Scenario::Batch, Some((from, to))) => {
             let batch: Vec<NewTransfer> = (0..BATCH_SIZE)
@@ -141,7 +148,7 @@ async fn call(target: &Target, scenario: Scenario, id: &str) -> std::result::Res
                     NewTransfer::posted(format!("{id}-{i}"), from.clone(), to.clone(), amount).reference("aex bench")
                 })
                 .collect();
-            let result = target.client.transfers().idempotency_key(id).create_batch(&batch).await?;
+            let result = target.client.transfers().options(transfer_options).create_batch(&batch).await?;
             match result.results.iter().find(|r| !r.is_committed()) {
                 Some(refused) => Err(aex_client::Error::InvalidInput(format!("a batch item was {}", refused.result))),
                 None => Ok(()),
@@ -259,7 +266,8 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         Scenario::Balance | Scenario::Deposit => None,
     };
     // No retries: every request is measured and counted once.
-    let gateway = Arc::new(Target { client: global.without_retries(&key)?, accounts: accounts.clone() });
+    let keyed = !args.without_idempotency_key;
+    let gateway = Arc::new(Target { client: global.without_retries(&key)?, keyed, accounts: accounts.clone() });
     if args.prefill > 0 {
         if accounts.is_none() {
             return Err(CliError::Usage("--prefill needs the transfer or batch scenario".into()));
@@ -272,7 +280,7 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
         let targets = args
             .direct
             .iter()
-            .map(|url| direct_target(url, &token, global, accounts.clone()))
+            .map(|url| direct_target(url, &token, global, keyed, accounts.clone()))
             .collect::<Result<Vec<_>>>()?;
         let summary = run_scenario(out, args, &targets, &args.direct.join(", "), &run).await?;
         let mut value = json!({ "scenario": scenario, "concurrency": args.concurrency, "seconds": args.seconds,
@@ -298,7 +306,7 @@ pub async fn measure(global: &Global, out: Out, args: &BenchArgs) -> Result<Summ
     };
     let tenant_id = global.with_key(&key)?.auth().token().await?.tenant_id;
     let token = direct_token(&args.service_token_secret_file, tenant_id.as_str())?;
-    let direct = direct_target(direct_url, &token, global, accounts)?;
+    let direct = direct_target(direct_url, &token, global, keyed, accounts)?;
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
         // Alternate which side goes first, so drift in the machine's load favours neither.
@@ -537,6 +545,7 @@ fn direct_target(
     url: &str,
     token: &str,
     global: &Global,
+    keyed: bool,
     accounts: Option<(AccountId, AccountId)>,
 ) -> Result<Arc<Target>> {
     let client = aex_client::Client::builder(url)
@@ -545,7 +554,7 @@ fn direct_target(
         .timeout(Duration::from_secs(global.timeout_secs))
         .build()
         .map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
-    Ok(Arc::new(Target { client, accounts }))
+    Ok(Arc::new(Target { client, keyed, accounts }))
 }
 
 /// Runs the scenario for `--seconds` with `--concurrency` tasks, spread over `targets` in turn.
@@ -589,6 +598,7 @@ mod tests {
             to: None,
             compare_direct: None,
             direct: Vec::new(),
+            without_idempotency_key: false,
             service_token_secret_file: ".local/secrets/service_token_secret".into(),
             rounds: 3,
             gateway_pid: None,

@@ -335,6 +335,10 @@ pub struct BenchArgs {
     /// figures can be compared at a ledger that size; with the transfer or batch scenario.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=50_000_000))]
     pub prefill: u64,
+    /// Send transfers without an `Idempotency-Key` (their ids deduplicate them), to compare
+    /// with the keyed figures.
+    #[arg(long)]
+    pub without_idempotency_key: bool,
 }
 
 /// Why the configuration cannot make a client.

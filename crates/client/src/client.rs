@@ -239,6 +239,10 @@ pub struct RequestOptions {
     pub request_id: Option<String>,
     /// A timeout for this call instead of the client's.
     pub timeout: Option<Duration>,
+    /// Send no `Idempotency-Key`: only for a call whose body carries its own unique id that
+    /// the platform deduplicates by (a transfer's `id`). Such a call is then retried only when
+    /// it never left.
+    pub without_idempotency_key: bool,
 }
 
 impl RequestOptions {
@@ -344,10 +348,12 @@ impl<'a> Call<'a> {
         let mutating = !matches!(self.method, Method::GET | Method::HEAD);
         // One key for every attempt: a retry is the same request, not a new one.
         let idempotency_key = match (&self.options.idempotency_key, mutating) {
+            _ if self.options.without_idempotency_key => None,
             (Some(key), _) => Some(key.clone()),
             (None, true) => Some(uuid::Uuid::new_v4().to_string()),
             (None, false) => None,
         };
+        let retry = if mutating && idempotency_key.is_none() { Retry::IfNotSent } else { self.retry };
         let inner = &self.client.inner;
         let mut attempt = 0;
         let mut refreshed_token = false;
@@ -402,13 +408,13 @@ impl<'a> Call<'a> {
                 Err(error) => {
                     let not_sent = error.is_connect();
                     let error = Error::Transport(error);
-                    if self.retry == Retry::IfNotSent && !not_sent {
+                    if retry == Retry::IfNotSent && !not_sent {
                         return Err(error);
                     }
                     error
                 }
             };
-            let wait = match self.retry_wait(&failure, attempt) {
+            let wait = match self.retry_wait(&failure, attempt, retry) {
                 Some(wait) => wait,
                 None => return Err(failure),
             };
@@ -418,12 +424,12 @@ impl<'a> Call<'a> {
     }
 
     /// How long to wait before attempt `attempt + 1`, or `None` to give up with this failure.
-    fn retry_wait(&self, failure: &Error, attempt: u32) -> Option<Duration> {
+    fn retry_wait(&self, failure: &Error, attempt: u32, retry: Retry) -> Option<Duration> {
         let inner = &self.client.inner;
         if attempt >= inner.max_retries || !failure.is_transient() {
             return None;
         }
-        if self.retry == Retry::IfNotSent && !matches!(failure, Error::Transport(_)) {
+        if retry == Retry::IfNotSent && !matches!(failure, Error::Transport(_)) {
             return None;
         }
         match (failure.status(), failure.retry_after()) {

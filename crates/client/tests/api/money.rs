@@ -107,8 +107,20 @@ async fn a_transfer_batch_answers_item_by_item_in_request_order() {
         (id(5).as_str(), "0.01", "completed")
     );
     assert_eq!((single.debit_account_id.clone(), single.credit_account_id.clone()), (from.clone(), to.clone()));
-    let error = payer.transfers().create(&NewTransfer::posted(id(6), from, to, usd(1_000_000))).await.unwrap_err();
+    let error = payer
+        .transfers()
+        .create(&NewTransfer::posted(id(6), from.clone(), to.clone(), usd(1_000_000)))
+        .await
+        .unwrap_err();
     assert_eq!((error.status(), error.code()), (Some(402), Some("INSUFFICIENT_FUNDS")));
+
+    // Without an Idempotency-Key, the transfer's own id still makes a repeat harmless.
+    let unkeyed = aex_client::RequestOptions { without_idempotency_key: true, ..Default::default() };
+    let transfer = NewTransfer::posted(id(7), from, to, usd(3));
+    let first = payer.transfers().options(unkeyed.clone()).create(&transfer).await.unwrap();
+    let again = payer.transfers().options(unkeyed).create(&transfer).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(payer.balance().get(None).await.unwrap().balance_minor, 7_000 - 1 - 3);
 }
 
 #[tokio::test]
