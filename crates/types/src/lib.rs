@@ -4,6 +4,8 @@
 pub mod currency;
 pub mod id;
 pub mod money;
+#[cfg(feature = "sqlx")]
+mod sql;
 pub mod timestamp;
 
 pub use currency::Currency;

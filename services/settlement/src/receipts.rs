@@ -11,7 +11,7 @@ use crate::domain::receipt::{self, ReceiptFields};
 use crate::store::receipts::{self, ReceiptRow, SigningKeyRow};
 use crate::store::settlements::SettlementRow;
 use aex_common::keywrap::{KeyWrap, Protection};
-use aex_types::{Currency, Money, Timestamp};
+use aex_types::{Money, Timestamp};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use sqlx::PgPool;
@@ -164,12 +164,10 @@ impl ReceiptSigner {
     /// recorded the payout.
     pub fn issue(&self, row: &SettlementRow, journal_hash: &str) -> ReceiptRow {
         let active = self.current();
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         let text = |minor: Option<i64>| minor.map(|m| m.to_string()).unwrap_or_default();
         let decimal = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
-        let time = |t: Option<time::OffsetDateTime>| {
-            t.and_then(|t| Timestamp::try_from(t).ok()).map(|t| t.to_string()).unwrap_or_default()
-        };
+        let time = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
         let mut fields = ReceiptFields::new();
         let mut put = |key: &str, value: String| {
             fields.insert(key.to_string(), value);
@@ -182,7 +180,7 @@ impl ReceiptSigner {
         put("consumer_tenant_id", row.consumer_tenant_id.clone());
         put("provider_tenant_id", row.provider_tenant_id.clone());
         put("provider_id", row.provider_id.clone());
-        put("currency", row.currency.clone());
+        put("currency", currency.code().to_string());
         put("price", decimal(row.price_minor));
         put("price_minor", row.price_minor.to_string());
         put("platform_fee_minor", text(row.platform_fee_minor));

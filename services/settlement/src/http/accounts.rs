@@ -9,7 +9,7 @@ use crate::store::accounts::{self, AccountRow};
 use crate::store::transfers;
 use aex_common::auth::Principal;
 use aex_common::server::Json;
-use aex_types::{Currency, Money, Timestamp};
+use aex_types::Money;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 
@@ -30,12 +30,12 @@ pub struct AccountView {
 
 impl AccountView {
     fn from_row(row: &AccountRow) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         let balance = row.credits_posted.saturating_sub(row.debits_posted);
         Self {
             id: row.id.clone(),
             tenant_id: row.tenant_id.clone(),
-            currency: row.currency.clone(),
+            currency: currency.code().to_string(),
             balance: Money::from_minor(balance, currency).to_decimal_string(),
             balance_minor: balance,
             available_minor: balance.saturating_sub(row.debits_pending),
@@ -43,7 +43,7 @@ impl AccountView {
             debits_posted: row.debits_posted,
             credits_pending: row.credits_pending,
             credits_posted: row.credits_posted,
-            created_at: Timestamp::try_from(row.created_at).map(|t| t.to_string()).unwrap_or_default(),
+            created_at: row.created_at.to_string(),
         }
     }
 }

@@ -300,14 +300,14 @@ pub async fn agent_revenue(
             let protocol_fee = row.protocol_fee_minor.unwrap_or(0);
             RevenueItem {
                 contract_id: row.contract_id.clone(),
-                currency: row.currency.clone(),
+                currency: row.currency.code().to_string(),
                 credit_minor: row.price_minor,
                 debit_minor: platform_fee + protocol_fee,
                 platform_fee_minor: platform_fee,
                 protocol_fee_minor: protocol_fee,
                 net_minor: row.payout_minor.unwrap_or(0),
                 tier: row.tier.clone(),
-                settled_at: row.settled_at.and_then(|t| aex_types::Timestamp::try_from(t).ok()).map(|t| t.to_string()),
+                settled_at: row.settled_at.map(|t| t.to_string()),
             }
         })
         .collect();

@@ -9,7 +9,7 @@ use crate::service::escrow::{self, HoldRequest, Resolution};
 use crate::store::settlements::{self, SettlementRow};
 use aex_common::auth::Principal;
 use aex_common::server::Json;
-use aex_types::{Currency, Money, Timestamp};
+use aex_types::{Money, Timestamp};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -67,14 +67,14 @@ pub struct SettlementView {
 
 impl SettlementView {
     pub fn from_row(row: &SettlementRow) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         let text = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
-        let time = |t: time::OffsetDateTime| Timestamp::try_from(t).map(|t| t.to_string()).unwrap_or_default();
+        let time = |t: Timestamp| t.to_string();
         Self {
             contract_id: row.contract_id.clone(),
             hold_id: row.hold_transfer_id.clone(),
             status: row.status.clone(),
-            currency: row.currency.clone(),
+            currency: currency.code().to_string(),
             price: text(row.price_minor),
             price_minor: row.price_minor,
             platform_fee: row.platform_fee_minor.map(text),

@@ -48,7 +48,7 @@ pub async fn provider_tier(
         return Err(Error::NotFound);
     }
     let currency = parse_currency(query.currency.as_deref())?;
-    let volume = settlements::provider_volume_30d(&state.pool, &provider_id, currency.code(), "").await?;
+    let volume = settlements::provider_volume_30d(&state.pool, &provider_id, currency, "").await?;
     let policy = FeePolicy::current();
     let tier = policy.tier_for(volume).clone();
     let next = policy.protocol_fee_tiers.iter().rev().find(|t| t.min_volume_30d_minor > volume);

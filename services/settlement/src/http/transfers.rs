@@ -46,8 +46,8 @@ pub struct TransferView {
 
 impl TransferView {
     pub fn from_row(row: &TransferRow, label: &str) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
-        let timestamp = |t: time::OffsetDateTime| Timestamp::try_from(t).map(|t| t.to_string()).unwrap_or_default();
+        let currency = row.currency;
+        let timestamp = |t: Timestamp| t.to_string();
         Self {
             id: row.id.clone(),
             transaction_id: row.id.clone(),
@@ -60,7 +60,7 @@ impl TransferView {
             credit_account_id: row.credit_account_id.clone(),
             amount: Money::from_minor(row.amount, currency).to_decimal_string(),
             amount_minor: row.amount,
-            currency: row.currency.clone(),
+            currency: currency.code().to_string(),
             code: row.code.clone(),
             reference: row.reference.clone(),
             kind: row.kind.clone(),

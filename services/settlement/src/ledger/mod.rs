@@ -451,7 +451,7 @@ async fn commit_batch(
     let now = Timestamp::now();
     let decisions = apply_batch(&mut view, requests, &fingerprints, now.unix_millis());
 
-    let created_at: time::OffsetDateTime = now.into();
+    let created_at = now;
     let created_text = now.to_string();
     let mut new_rows: Vec<TransferRow> = Vec::new();
     let mut links: Vec<NewLink> = Vec::new();
@@ -464,7 +464,7 @@ async fn commit_batch(
                 seq += 1;
                 let (timeout_at, pending_status) = match request.kind {
                     TransferKind::Pending { timeout_at_ms } => (
-                        timeout_at_ms.and_then(|ms| Timestamp::from_unix_millis(ms).ok()).map(Into::into),
+                        timeout_at_ms.and_then(|ms| Timestamp::from_unix_millis(ms).ok()),
                         Some(PendingStatus::Pending.as_str().to_string()),
                     ),
                     _ => (None, None),
@@ -474,7 +474,7 @@ async fn commit_batch(
                     debit_account_id: decision.debit_account_id.clone(),
                     credit_account_id: decision.credit_account_id.clone(),
                     amount: decision.amount,
-                    currency: request.currency.code().to_string(),
+                    currency: request.currency,
                     code: request.code.clone(),
                     reference: request.reference.clone(),
                     kind: request.kind.as_str().to_string(),
@@ -492,7 +492,7 @@ async fn commit_batch(
                     debit_account_id: row.debit_account_id.clone(),
                     credit_account_id: row.credit_account_id.clone(),
                     amount_minor: row.amount,
-                    currency: row.currency.clone(),
+                    currency: row.currency.code().to_string(),
                     code: row.code.clone(),
                     reference: row.reference.clone(),
                     pending_id: row.pending_id.clone(),
@@ -563,19 +563,17 @@ pub async fn expire_lapsed_holds(pool: PgPool, ledger: Ledger, interval: Duratio
         };
         let requests: Vec<TransferRequest> = lapsed
             .into_iter()
-            .filter_map(|(id, currency)| {
-                Some(TransferRequest {
-                    id: format!("expire_{id}"),
-                    debit_account_id: String::new(),
-                    credit_account_id: String::new(),
-                    amount: 0,
-                    currency: currency.parse().ok()?,
-                    code: "expiry".into(),
-                    reference: None,
-                    kind: TransferKind::VoidPending { pending_id: id },
-                    linked: false,
-                    authority: Authority::Platform,
-                })
+            .map(|(id, currency)| TransferRequest {
+                id: format!("expire_{id}"),
+                debit_account_id: String::new(),
+                credit_account_id: String::new(),
+                amount: 0,
+                currency,
+                code: "expiry".into(),
+                reference: None,
+                kind: TransferKind::VoidPending { pending_id: id },
+                linked: false,
+                authority: Authority::Platform,
             })
             .collect();
         if requests.is_empty() {

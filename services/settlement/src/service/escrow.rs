@@ -12,7 +12,7 @@ use crate::store::accounts::{self, AccountKind};
 use crate::store::settlements::{self, NewHold, Payout, SettlementRow};
 use aex_api::events as subjects;
 use aex_common::events::outbox::{self, NewEvent};
-use aex_types::{Currency, Money};
+use aex_types::Money;
 use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl BatchEffect for RecordHold {
                 consumer_tenant_id: hold.consumer_tenant_id.clone(),
                 provider_id: hold.provider_id.clone(),
                 amount_minor: hold.price_minor,
-                currency: hold.currency.clone(),
+                currency: hold.currency.code().to_string(),
             };
             let event = NewEvent::new(subjects::SETTLEMENT_HOLD_PLACED, &data).tenant(&hold.consumer_tenant_id);
             outbox::enqueue(conn, SOURCE, event).await.map_err(outbox_error)?;
@@ -91,8 +91,7 @@ pub async fn place_hold(pool: &PgPool, ledger: &Ledger, request: HoldRequest) ->
         return same_terms(existing, &request);
     }
     // A price the fees would exceed is refused at award, with the provider's current tier.
-    let volume =
-        settlements::provider_volume_30d(pool, &request.provider_id, currency.code(), &request.contract_id).await?;
+    let volume = settlements::provider_volume_30d(pool, &request.provider_id, currency, &request.contract_id).await?;
     split_for(volume, request.price)?;
 
     let consumer =
@@ -119,7 +118,7 @@ pub async fn place_hold(pool: &PgPool, ledger: &Ledger, request: HoldRequest) ->
         consumer_tenant_id: request.consumer_tenant_id.clone(),
         provider_tenant_id: request.provider_tenant_id.clone(),
         provider_id: request.provider_id.clone(),
-        currency: currency.code().to_string(),
+        currency,
         price_minor: request.price.minor(),
         hold_transfer_id: hold.id.clone(),
     });
@@ -140,7 +139,7 @@ fn same_terms(row: SettlementRow, request: &HoldRequest) -> Result<SettlementRow
     let same = row.consumer_tenant_id == request.consumer_tenant_id
         && row.provider_id == request.provider_id
         && row.price_minor == request.price.minor()
-        && row.currency == request.price.currency().code();
+        && row.currency == request.price.currency();
     if same { Ok(row) } else { Err(Error::HoldConflict) }
 }
 
@@ -190,7 +189,7 @@ impl BatchEffect for RecordPayout {
                 consumer_tenant_id: row.consumer_tenant_id.clone(),
                 provider_tenant_id: row.provider_tenant_id.clone(),
                 provider_id: row.provider_id.clone(),
-                currency: row.currency.clone(),
+                currency: row.currency.code().to_string(),
                 price_minor: row.price_minor,
                 platform_fee_minor: payout.platform_fee_minor,
                 protocol_fee_minor: payout.protocol_fee_minor,
@@ -214,9 +213,9 @@ pub async fn settle(pool: &PgPool, ledger: &Ledger, contract_id: &str) -> Result
         "RELEASED" => return Ok(Resolution::Conflict(row)),
         _ => {}
     }
-    let currency: Currency = row.currency.parse().map_err(|_| Error::UnknownCurrency(row.currency.clone()))?;
+    let currency = row.currency;
     let price = Money::from_minor(row.price_minor, currency);
-    let volume = settlements::provider_volume_30d(pool, &row.provider_id, &row.currency, contract_id).await?;
+    let volume = settlements::provider_volume_30d(pool, &row.provider_id, currency, contract_id).await?;
     let split = split_for(volume, price)?;
 
     let provider = accounts::get_or_create(pool, AccountKind::Tenant, Some(&row.provider_tenant_id), currency).await?;
@@ -286,7 +285,7 @@ impl BatchEffect for RecordRelease {
                 consumer_tenant_id: row.consumer_tenant_id.clone(),
                 provider_id: row.provider_id.clone(),
                 amount_minor: row.price_minor,
-                currency: row.currency.clone(),
+                currency: row.currency.code().to_string(),
                 reason: self.reason.clone(),
             };
             let event = NewEvent::new(subjects::SETTLEMENT_RELEASED, &data).tenant(&row.consumer_tenant_id);
@@ -304,7 +303,7 @@ pub async fn release(pool: &PgPool, ledger: &Ledger, contract_id: &str, reason: 
         "SETTLED" => return Ok(Resolution::Conflict(row)),
         _ => {}
     }
-    let currency: Currency = row.currency.parse().map_err(|_| Error::UnknownCurrency(row.currency.clone()))?;
+    let currency = row.currency;
     let void = TransferRequest {
         id: format!("release_{contract_id}"),
         debit_account_id: String::new(),

@@ -1,9 +1,8 @@
 //! Ledger accounts: created on first use, locked in id order for a batch, totals saved back.
 
 use crate::domain::ledger::AccountState;
-use aex_types::{AccountId, Currency};
+use aex_types::{AccountId, Currency, Timestamp};
 use sqlx::{PgConnection, PgPool};
-use time::OffsetDateTime;
 
 /// The kinds of account; platform kinds exist once per currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +36,13 @@ pub struct AccountRow {
     pub id: String,
     pub kind: String,
     pub tenant_id: Option<String>,
-    pub currency: String,
+    pub currency: Currency,
     pub debits_pending: i64,
     pub debits_posted: i64,
     pub credits_pending: i64,
     pub credits_posted: i64,
     pub no_overdraft: bool,
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 impl AccountRow {
@@ -52,7 +51,7 @@ impl AccountRow {
         Some(AccountState {
             id: self.id.clone(),
             tenant_id: self.tenant_id.clone(),
-            currency: self.currency.parse::<Currency>().ok()?,
+            currency: self.currency,
             debits_pending: self.debits_pending,
             debits_posted: self.debits_posted,
             credits_pending: self.credits_pending,

@@ -1,7 +1,7 @@
 //! Contract escrow records: held at award, then settled or released exactly once.
 
+use aex_types::{Currency, Timestamp};
 use sqlx::{PgConnection, PgPool};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
 pub struct SettlementRow {
@@ -11,7 +11,7 @@ pub struct SettlementRow {
     pub consumer_tenant_id: String,
     pub provider_tenant_id: String,
     pub provider_id: String,
-    pub currency: String,
+    pub currency: Currency,
     pub price_minor: i64,
     pub hold_transfer_id: String,
     pub status: String,
@@ -23,9 +23,9 @@ pub struct SettlementRow {
     pub payout_minor: Option<i64>,
     pub journal_seq: Option<i64>,
     pub release_reason: Option<String>,
-    pub held_at: OffsetDateTime,
-    pub settled_at: Option<OffsetDateTime>,
-    pub released_at: Option<OffsetDateTime>,
+    pub held_at: Timestamp,
+    pub settled_at: Option<Timestamp>,
+    pub released_at: Option<Timestamp>,
 }
 
 const SELECT: &str =
@@ -43,7 +43,7 @@ pub struct NewHold {
     pub consumer_tenant_id: String,
     pub provider_tenant_id: String,
     pub provider_id: String,
-    pub currency: String,
+    pub currency: Currency,
     pub price_minor: i64,
     pub hold_transfer_id: String,
 }
@@ -130,7 +130,7 @@ pub async fn mark_released(
 pub async fn provider_volume_30d(
     pool: &PgPool,
     provider_id: &str,
-    currency: &str,
+    currency: Currency,
     excluding: &str,
 ) -> Result<i64, sqlx::Error> {
     let volume: Option<i64> = sqlx::query_scalar(
@@ -187,7 +187,7 @@ pub async fn provider_totals(pool: &PgPool, provider_id: &str) -> Result<(i64, i
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct MarketLine {
     pub category: String,
-    pub currency: String,
+    pub currency: Currency,
     pub deals: i64,
     pub volume_minor: i64,
     pub median_price_minor: i64,

@@ -1,10 +1,9 @@
 //! Transfers: immutable once written, except a pending transfer's status when it is resolved.
 
 use crate::domain::ledger::{PendingStatus, PendingTransfer};
-use aex_types::Currency;
+use aex_types::{Currency, Timestamp};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransferRow {
@@ -12,18 +11,16 @@ pub struct TransferRow {
     pub debit_account_id: String,
     pub credit_account_id: String,
     pub amount: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub code: String,
     pub reference: Option<String>,
     pub kind: String,
     pub pending_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub timeout_at: Option<OffsetDateTime>,
+    pub timeout_at: Option<Timestamp>,
     pub pending_status: Option<String>,
     pub fingerprint: String,
     pub journal_seq: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 impl TransferRow {
@@ -33,9 +30,9 @@ impl TransferRow {
             debit_account_id: self.debit_account_id.clone(),
             credit_account_id: self.credit_account_id.clone(),
             amount: self.amount,
-            currency: self.currency.parse::<Currency>().ok()?,
+            currency: self.currency,
             status: PendingStatus::parse(self.pending_status.as_deref()?)?,
-            timeout_at_ms: self.timeout_at.map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+            timeout_at_ms: self.timeout_at.map(|t| t.unix_millis()),
         })
     }
 }
@@ -102,16 +99,16 @@ pub async fn insert_many(conn: &mut PgConnection, rows: &[TransferRow]) -> Resul
     .bind(col(|r| r.debit_account_id.as_str()))
     .bind(col(|r| r.credit_account_id.as_str()))
     .bind(rows.iter().map(|r| r.amount).collect::<Vec<i64>>())
-    .bind(col(|r| r.currency.as_str()))
+    .bind(col(|r| r.currency.code()))
     .bind(col(|r| r.code.as_str()))
     .bind(opt(|r| r.reference.as_deref()))
     .bind(col(|r| r.kind.as_str()))
     .bind(opt(|r| r.pending_id.as_deref()))
-    .bind(rows.iter().map(|r| r.timeout_at).collect::<Vec<Option<OffsetDateTime>>>())
+    .bind(rows.iter().map(|r| r.timeout_at).collect::<Vec<Option<Timestamp>>>())
     .bind(opt(|r| r.pending_status.as_deref()))
     .bind(col(|r| r.fingerprint.as_str()))
     .bind(rows.iter().map(|r| r.journal_seq).collect::<Vec<i64>>())
-    .bind(rows.iter().map(|r| r.created_at).collect::<Vec<OffsetDateTime>>())
+    .bind(rows.iter().map(|r| r.created_at).collect::<Vec<Timestamp>>())
     .execute(conn)
     .await?;
     Ok(())
@@ -169,7 +166,7 @@ pub async fn count_for_account(pool: &PgPool, account_id: &str) -> Result<i64, s
 }
 
 /// Pending transfers whose timeout has passed: (id, currency).
-pub async fn lapsed_pending(pool: &PgPool, limit: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub async fn lapsed_pending(pool: &PgPool, limit: i64) -> Result<Vec<(String, Currency)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, currency FROM transfers WHERE pending_status = 'pending' AND timeout_at <= now()
          ORDER BY timeout_at LIMIT $1",

@@ -219,3 +219,24 @@ async fn random_concurrent_transfers_conserve_money_to_the_cent() {
     assert_eq!(verification["valid"], true, "{verification}");
     assert!(verification["entries_checked"].as_i64().unwrap() >= 50 + acknowledged.len() as i64);
 }
+
+#[tokio::test]
+async fn a_stored_value_that_cannot_be_decoded_fails_the_read_instead_of_becoming_a_default() {
+    let s = Settlement::start().await;
+    let t = tenant();
+    s.tenant(&t).deposit("2.00").await;
+    let account = s.tenant(&t).account_id().await;
+    let (status, body) = s.tenant(&t).get(&format!("/v1/accounts/{account}")).await;
+    assert_eq!((status, body["currency"].as_str()), (200, Some("USD")), "{body}");
+
+    // A currency code the platform does not know, written behind its back.
+    sqlx::query("UPDATE accounts SET currency = 'XTS' WHERE id = $1")
+        .bind(&account)
+        .execute(&s.sut.pool().await)
+        .await
+        .unwrap();
+    let (status, body) = s.tenant(&t).get(&format!("/v1/accounts/{account}")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+    assert!(!body.to_string().contains("USD"), "{body}");
+}
