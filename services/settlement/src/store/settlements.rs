@@ -60,7 +60,7 @@ pub async fn insert_held(conn: &mut PgConnection, hold: &NewHold) -> Result<(), 
     .bind(&hold.consumer_tenant_id)
     .bind(&hold.provider_tenant_id)
     .bind(&hold.provider_id)
-    .bind(&hold.currency)
+    .bind(hold.currency)
     .bind(hold.price_minor)
     .bind(&hold.hold_transfer_id)
     .execute(conn)
