@@ -14,8 +14,6 @@ pub enum Error {
     /// An amount that is not a positive exact decimal in the currency's precision.
     #[error("{message}")]
     InvalidAmount { code: &'static str, message: Cow<'static, str> },
-    #[error("unknown currency {0:?}")]
-    UnknownCurrency(String),
     /// Missing, or belonging to another tenant (existence does not leak).
     #[error("not found")]
     NotFound,
@@ -115,7 +113,6 @@ impl Error {
         match self {
             Error::Validation(message) => ApiError::bad_request("VALIDATION_ERROR", message.clone()),
             Error::InvalidAmount { code, message } => ApiError::bad_request(code, message.clone()),
-            Error::UnknownCurrency(_) => ApiError::bad_request("UNKNOWN_CURRENCY", self.to_string()),
             Error::NotFound => ApiError::not_found("not found"),
             Error::ProviderNotFound => ApiError::new(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND", self.to_string()),
             Error::ProviderNameTaken => conflict("PROVIDER_NAME_TAKEN"),
@@ -196,7 +193,6 @@ mod tests {
         let cases: Vec<(Error, u16, &str)> = vec![
             (Error::validation("name is required"), 400, "VALIDATION_ERROR"),
             (Error::from(aex_types::MoneyError::ExponentNotation), 400, "INVALID_AMOUNT"),
-            (Error::UnknownCurrency("XXX".into()), 400, "UNKNOWN_CURRENCY"),
             (Error::NotFound, 404, "NOT_FOUND"),
             (Error::ProviderNotFound, 404, "PROVIDER_NOT_FOUND"),
             (Error::ProviderNameTaken, 409, "PROVIDER_NAME_TAKEN"),

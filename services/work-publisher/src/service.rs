@@ -10,7 +10,7 @@ use crate::store::webhooks::{self, NewDelivery};
 use crate::store::work::{self, NewWork, WorkRow};
 use aex_api::events as subjects;
 use aex_common::events::outbox::{self, NewEvent};
-use aex_types::{Currency, Money};
+use aex_types::Money;
 use sqlx::PgPool;
 use std::collections::HashSet;
 
@@ -23,7 +23,7 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
     let candidates = subscriptions::active_except(&mut *tx, &new.tenant_id).await?;
     let facts = crate::domain::matching::WorkFacts {
         category: &new.category,
-        currency: &new.currency,
+        currency: new.currency.code(),
         max_price_minor: new.max_price_minor,
         max_latency_ms: new.max_latency_ms,
         regions: new.regions.as_deref(),
@@ -36,7 +36,7 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
         work_id: row.id.clone(),
         consumer_tenant_id: row.tenant_id.clone(),
         category: row.category.clone(),
-        currency: row.currency.clone(),
+        currency: row.currency.code().to_string(),
         max_price_minor: row.max_price_minor,
         bid_strategy: row.bid_strategy.clone(),
         bid_window_ends_at: rfc3339(row.bid_window_ends_at),
@@ -71,7 +71,7 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
 /// The body of a work notification: what a provider needs to decide whether to bid, never
 /// anyone's bids.
 fn notification(row: &WorkRow, event_id: &str, subscription: &SubscriptionRow) -> serde_json::Value {
-    let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+    let currency = row.currency;
     serde_json::json!({
         "event_id": event_id,
         "event_type": subjects::WORK_SUBMITTED,
@@ -84,7 +84,7 @@ fn notification(row: &WorkRow, event_id: &str, subscription: &SubscriptionRow) -
             "budget": {
                 "max_price": Money::from_minor(row.max_price_minor, currency).to_decimal_string(),
                 "max_price_minor": row.max_price_minor,
-                "currency": row.currency,
+                "currency": currency.code(),
                 "bid_strategy": row.bid_strategy,
             },
             "constraints": row.constraints,
@@ -164,7 +164,7 @@ pub async fn place_bid(pool: &PgPool, request: BidRequest) -> Result<PlacedBid> 
     if !window_open {
         return Err(Error::BidWindowClosed);
     }
-    let currency: Currency = row.currency.parse().map_err(|_| Error::UnknownCurrency(row.currency.clone()))?;
+    let currency = row.currency;
     let price: Money = crate::http::parse_amount(&request.price, currency, "price", false)?;
     bids::lock_provider(&mut tx, &request.provider_id).await?;
     let replaced = bids::current_for_update(&mut tx, &row.id, &request.provider_id).await?;
@@ -173,7 +173,7 @@ pub async fn place_bid(pool: &PgPool, request: BidRequest) -> Result<PlacedBid> 
         work_id: row.id.clone(),
         provider_id: request.provider_id,
         tenant_id: request.tenant_id,
-        currency: row.currency.clone(),
+        currency,
         price_minor: price.minor(),
         price_breakdown: request.price_breakdown,
         confidence: request.confidence,

@@ -6,7 +6,7 @@
 use crate::store::contracts::ContractRow;
 use aex_api::ErrorEnvelope;
 use aex_common::http_client::{CallError, Downstream, HttpClient, RequestSpec};
-use aex_types::{Currency, Money};
+use aex_types::Money;
 use axum::http::StatusCode;
 use serde::Serialize;
 
@@ -68,10 +68,7 @@ impl Settlement {
     /// Asks settlement to hold the contract's price in escrow until its deadline plus
     /// [`HOLD_GRACE`].
     pub async fn place_hold(&self, contract: &ContractRow) -> HoldOutcome {
-        let currency: Currency = match contract.currency.parse() {
-            Ok(currency) => currency,
-            Err(_) => return HoldOutcome::NotSent(format!("unknown currency {}", contract.currency)),
-        };
+        let currency = contract.currency;
         let expires_at = crate::http::rfc3339(contract.expires_at + HOLD_GRACE);
         let body = HoldBody {
             contract_id: &contract.id,
@@ -81,7 +78,7 @@ impl Settlement {
             provider_tenant_id: &contract.provider_tenant_id,
             provider_id: &contract.provider_id,
             amount: Money::from_minor(contract.agreed_price_minor, currency).to_decimal_string(),
-            currency: &contract.currency,
+            currency: currency.code(),
             expires_at,
         };
         let spec = RequestSpec::post("/internal/v1/holds").json(&body).idempotent(true);

@@ -10,7 +10,7 @@ use crate::service::SOURCE;
 use crate::store::work::{self, WorkRow};
 use aex_api::events as subjects;
 use aex_common::events::outbox::{self, NewEvent};
-use aex_types::{Currency, Money};
+use aex_types::Money;
 use sqlx::PgPool;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -38,12 +38,12 @@ impl BidWindowCloser {
             let mut tx = self.pool.begin().await?;
             let batch = work::close_due_windows(&mut tx, BATCH).await?;
             for (row, bid_count) in &batch {
-                let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+                let currency = row.currency;
                 let data = subjects::WorkBidWindowClosed {
                     work_id: row.id.clone(),
                     consumer_tenant_id: row.tenant_id.clone(),
                     category: row.category.clone(),
-                    currency: row.currency.clone(),
+                    currency: currency.code().to_string(),
                     max_price: Money::from_minor(row.max_price_minor, currency).to_decimal_string(),
                     max_price_minor: row.max_price_minor,
                     max_cpa_bonus_minor: row.max_cpa_bonus_minor,

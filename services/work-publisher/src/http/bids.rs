@@ -13,7 +13,7 @@ use crate::store::providers;
 use crate::store::work::{self, WorkRow};
 use aex_common::auth::Principal;
 use aex_common::server::Json;
-use aex_types::{Currency, Money, Timestamp};
+use aex_types::{Money, Timestamp};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ pub struct BidView {
 
 impl BidView {
     fn from_row(row: &BidRow) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         Self {
             bid_id: row.id.clone(),
             work_id: row.work_id.clone(),
@@ -86,7 +86,7 @@ impl BidView {
             provider_tenant_id: row.tenant_id.clone(),
             price: Money::from_minor(row.price_minor, currency).to_decimal_string(),
             price_minor: row.price_minor,
-            currency: row.currency.clone(),
+            currency: currency.code().to_string(),
             price_breakdown: row.price_breakdown.clone(),
             confidence: row.confidence,
             approach: row.approach.clone(),

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::contracts::ContractRow;
 use aex_common::auth::Principal;
 use aex_common::server::Json;
-use aex_types::{Currency, Money};
+use aex_types::Money;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -62,7 +62,7 @@ pub struct ContractView {
 
 impl ContractView {
     pub fn from_row(row: &ContractRow) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         Self {
             contract_id: row.id.clone(),
             work_id: row.work_id.clone(),
@@ -72,7 +72,7 @@ impl ContractView {
             provider_id: row.provider_id.clone(),
             agreed_price: Money::from_minor(row.agreed_price_minor, currency).to_decimal_string(),
             agreed_price_minor: row.agreed_price_minor,
-            currency: row.currency.clone(),
+            currency: currency.code().to_string(),
             status: row.status.clone(),
             provider_endpoint: row.provider_endpoint.clone(),
             awarded_by: row.awarded_by.clone(),

@@ -12,7 +12,7 @@ use crate::store::subscriptions::{self, SubscriptionRow};
 use crate::store::work::{self, NewWork, WorkRow};
 use aex_common::auth::Principal;
 use aex_common::server::Json;
-use aex_types::{Currency, Money, WorkId};
+use aex_types::{Money, WorkId};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,7 @@ pub struct WorkView {
 
 impl WorkView {
     pub fn from_row(row: &WorkRow) -> Self {
-        let currency: Currency = row.currency.parse().unwrap_or(Currency::DEFAULT);
+        let currency = row.currency;
         let text = |minor: i64| Money::from_minor(minor, currency).to_decimal_string();
         Self {
             work_id: row.id.clone(),
@@ -119,7 +119,7 @@ impl WorkView {
             budget: BudgetView {
                 max_price: text(row.max_price_minor),
                 max_price_minor: row.max_price_minor,
-                currency: row.currency.clone(),
+                currency: currency.code().to_string(),
                 bid_strategy: row.bid_strategy.clone(),
                 max_cpa_bonus: row.max_cpa_bonus_minor.map(text),
             },
@@ -206,7 +206,7 @@ pub fn validate(tenant_id: &str, body: SubmitWork) -> Result<NewWork> {
         tenant_id: tenant_id.to_string(),
         category,
         description,
-        currency: currency.code().to_string(),
+        currency,
         max_price_minor: max_price.minor(),
         bid_strategy,
         max_cpa_bonus_minor: max_cpa_bonus.map(|m| m.minor()),

@@ -1,6 +1,7 @@
 //! Sealed bids: one live bid per provider per work (`bids_work_provider_key`); a re-bid
 //! before close replaces the row.
 
+use aex_types::Currency;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
@@ -10,7 +11,7 @@ pub struct BidRow {
     pub work_id: String,
     pub provider_id: String,
     pub tenant_id: String,
-    pub currency: String,
+    pub currency: Currency,
     pub price_minor: i64,
     pub price_breakdown: Option<serde_json::Value>,
     pub confidence: f64,
@@ -34,7 +35,7 @@ pub struct NewBid {
     pub work_id: String,
     pub provider_id: String,
     pub tenant_id: String,
-    pub currency: String,
+    pub currency: Currency,
     pub price_minor: i64,
     pub price_breakdown: Option<serde_json::Value>,
     pub confidence: f64,
@@ -85,7 +86,7 @@ pub async fn upsert(conn: &mut PgConnection, b: &NewBid) -> Result<BidRow, sqlx:
     .bind(&b.work_id)
     .bind(&b.provider_id)
     .bind(&b.tenant_id)
-    .bind(&b.currency)
+    .bind(b.currency)
     .bind(b.price_minor)
     .bind(&b.price_breakdown)
     .bind(b.confidence)

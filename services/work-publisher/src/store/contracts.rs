@@ -2,6 +2,7 @@
 //! inserted PENDING, then becomes AWARDED once settlement holds the escrow, or ABORTED.
 //! Every status change is guarded by the expected current status.
 
+use aex_types::Currency;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
@@ -14,7 +15,7 @@ pub struct ContractRow {
     pub provider_tenant_id: String,
     pub provider_id: String,
     pub category: String,
-    pub currency: String,
+    pub currency: Currency,
     pub agreed_price_minor: i64,
     pub provider_endpoint: String,
     pub status: String,
@@ -57,7 +58,7 @@ pub struct NewContract {
     pub provider_tenant_id: String,
     pub provider_id: String,
     pub category: String,
-    pub currency: String,
+    pub currency: Currency,
     pub agreed_price_minor: i64,
     pub provider_endpoint: String,
     pub awarded_by: &'static str,
@@ -79,7 +80,7 @@ pub async fn insert_pending(conn: &mut PgConnection, c: &NewContract) -> Result<
     .bind(&c.provider_tenant_id)
     .bind(&c.provider_id)
     .bind(&c.category)
-    .bind(&c.currency)
+    .bind(c.currency)
     .bind(c.agreed_price_minor)
     .bind(&c.provider_endpoint)
     .bind(c.awarded_by)

@@ -2,6 +2,7 @@
 //! function first and are guarded here by the expected current status.
 
 use crate::domain::matching::WorkFacts;
+use aex_types::Currency;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
@@ -11,7 +12,7 @@ pub struct WorkRow {
     pub tenant_id: String,
     pub category: String,
     pub description: String,
-    pub currency: String,
+    pub currency: Currency,
     pub max_price_minor: i64,
     pub bid_strategy: String,
     pub max_cpa_bonus_minor: Option<i64>,
@@ -35,7 +36,7 @@ impl WorkRow {
     pub fn facts(&self) -> WorkFacts<'_> {
         WorkFacts {
             category: &self.category,
-            currency: &self.currency,
+            currency: self.currency.code(),
             max_price_minor: self.max_price_minor,
             max_latency_ms: self.max_latency_ms,
             regions: self.regions.as_deref(),
@@ -53,7 +54,7 @@ pub struct NewWork {
     pub tenant_id: String,
     pub category: String,
     pub description: String,
-    pub currency: String,
+    pub currency: Currency,
     pub max_price_minor: i64,
     pub bid_strategy: String,
     pub max_cpa_bonus_minor: Option<i64>,
@@ -81,7 +82,7 @@ pub async fn insert(conn: &mut PgConnection, w: &NewWork) -> Result<WorkRow, sql
     .bind(&w.tenant_id)
     .bind(&w.category)
     .bind(&w.description)
-    .bind(&w.currency)
+    .bind(w.currency)
     .bind(w.max_price_minor)
     .bind(&w.bid_strategy)
     .bind(w.max_cpa_bonus_minor)
