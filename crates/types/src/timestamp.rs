@@ -63,6 +63,21 @@ impl Timestamp {
         self.0.unix_timestamp() * 1000 + i64::from(self.0.millisecond())
     }
 
+    /// This instant `duration` later (earlier when negative), or `None` outside the years
+    /// 0000–9999.
+    ///
+    /// ```
+    /// use aex_types::Timestamp;
+    ///
+    /// let t: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+    /// assert_eq!(t.checked_add(time::Duration::days(1)).unwrap().to_string(), "2024-05-02T12:00:00Z");
+    /// let last: Timestamp = "9999-12-31T23:00:00Z".parse().unwrap();
+    /// assert_eq!(last.checked_add(time::Duration::hours(2)), None);
+    /// ```
+    pub fn checked_add(self, duration: time::Duration) -> Option<Timestamp> {
+        self.0.checked_add(duration).and_then(|t| Timestamp::try_from(t).ok())
+    }
+
     /// The underlying date-time, always at UTC offset.
     pub const fn inner(&self) -> OffsetDateTime {
         self.0

@@ -15,7 +15,6 @@
 use crate::domain::contract::{Action, ContractStatus, Party};
 use crate::domain::work::WorkStatus;
 use crate::error::{Error, Result, ResultExt};
-use crate::http::rfc3339;
 use crate::service::SOURCE;
 use crate::settlement::{HoldOutcome, Settlement};
 use crate::store::contracts::{self, ContractRow, Ending, NewContract};
@@ -25,7 +24,6 @@ use aex_common::events::outbox::{self, NewEvent};
 use axum::http::StatusCode;
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// How long an award may sit between its two steps before the reconciler takes it over;
 /// longer than any settlement call with its retries.
@@ -107,7 +105,7 @@ impl Awards {
             return Err(Error::InvalidWorkState { from: status.as_str(), to: WorkStatus::Awarded.as_str() });
         }
         let evaluation = evaluations::get(&mut *tx, work_id).await?;
-        let now = OffsetDateTime::now_utc();
+        let now = aex_types::Timestamp::now();
         let bid = match choice {
             Choice::Bid(bid_id) => {
                 let bid = bids::get_for_work(&mut *tx, work_id, &bid_id).await?.ok_or(Error::BidNotFound)?;
@@ -204,8 +202,8 @@ impl Awards {
             currency: contract.currency.code().to_string(),
             agreed_price_minor: contract.agreed_price_minor,
             awarded_by: contract.awarded_by.clone(),
-            awarded_at: contract.awarded_at.map(rfc3339).unwrap_or_default(),
-            expires_at: rfc3339(contract.expires_at),
+            awarded_at: contract.awarded_at.map(|t| t.to_string()).unwrap_or_default(),
+            expires_at: contract.expires_at.to_string(),
         };
         let event = NewEvent::new(subjects::CONTRACT_AWARDED, &data).tenant(&contract.consumer_tenant_id);
         outbox::enqueue(&mut tx, SOURCE, event).await?;
@@ -324,7 +322,7 @@ pub async fn report_progress(
             consumer_tenant_id: updated.consumer_tenant_id.clone(),
             provider_tenant_id: updated.provider_tenant_id.clone(),
             provider_id: updated.provider_id.clone(),
-            started_at: updated.started_at.map(rfc3339).unwrap_or_default(),
+            started_at: updated.started_at.map(|t| t.to_string()).unwrap_or_default(),
         };
         let event = NewEvent::new(subjects::CONTRACT_STARTED, &data).tenant(&updated.consumer_tenant_id);
         outbox::enqueue(&mut tx, SOURCE, event).await?;

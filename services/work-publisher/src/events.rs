@@ -57,7 +57,7 @@ impl Evaluations {
                     .collect(),
             ),
             degraded: evaluated.degraded.clone(),
-            evaluated_at: evaluated_at.into(),
+            evaluated_at,
         };
         // Committed before the award reads it (the award runs its own transactions).
         match evaluations::upsert(&self.awards.pool, &row).await {

@@ -3,7 +3,6 @@
 
 use crate::domain::work::WorkStatus;
 use crate::error::{Error, Result};
-use crate::http::rfc3339;
 use crate::store::bids::{self, BidRow, NewBid};
 use crate::store::subscriptions::{self, SubscriptionRow};
 use crate::store::webhooks::{self, NewDelivery};
@@ -39,7 +38,7 @@ pub async fn submit_work(pool: &PgPool, mut new: NewWork) -> Result<WorkRow> {
         currency: row.currency.code().to_string(),
         max_price_minor: row.max_price_minor,
         bid_strategy: row.bid_strategy.clone(),
-        bid_window_ends_at: rfc3339(row.bid_window_ends_at),
+        bid_window_ends_at: row.bid_window_ends_at.to_string(),
         auto_award: row.auto_award,
         providers_notified: i64::from(row.providers_notified),
     };
@@ -90,8 +89,8 @@ fn notification(row: &WorkRow, event_id: &str, subscription: &SubscriptionRow) -
             "constraints": row.constraints,
             "success_criteria": row.success_criteria,
             "status": row.status,
-            "bid_window_ends_at": rfc3339(row.bid_window_ends_at),
-            "created_at": rfc3339(row.created_at),
+            "bid_window_ends_at": row.bid_window_ends_at.to_string(),
+            "created_at": row.created_at.to_string(),
         },
     })
 }
@@ -139,7 +138,7 @@ pub struct BidRequest {
     pub mvp_sample: Option<serde_json::Value>,
     pub sla: serde_json::Value,
     pub a2a_endpoint: String,
-    pub expires_at: time::OffsetDateTime,
+    pub expires_at: aex_types::Timestamp,
 }
 
 /// The stored bid and the one it replaced, if any.
@@ -191,7 +190,7 @@ pub async fn place_bid(pool: &PgPool, request: BidRequest) -> Result<PlacedBid> 
         provider_id: bid.provider_id.clone(),
         provider_tenant_id: bid.tenant_id.clone(),
         replaces_bid_id: replaced.clone(),
-        received_at: rfc3339(bid.received_at),
+        received_at: bid.received_at.to_string(),
     };
     outbox::enqueue(&mut tx, SOURCE, NewEvent::new(subjects::BID_SUBMITTED, &data).tenant(&bid.tenant_id)).await?;
     tx.commit().await?;

@@ -69,7 +69,10 @@ impl Settlement {
     /// [`HOLD_GRACE`].
     pub async fn place_hold(&self, contract: &ContractRow) -> HoldOutcome {
         let currency = contract.currency;
-        let expires_at = crate::http::rfc3339(contract.expires_at + HOLD_GRACE);
+        let Some(expires_at) = contract.expires_at.checked_add(HOLD_GRACE) else {
+            return HoldOutcome::NotSent("the contract's expiry is out of range".into());
+        };
+        let expires_at = expires_at.to_string();
         let body = HoldBody {
             contract_id: &contract.id,
             work_id: &contract.work_id,

@@ -5,7 +5,6 @@
 //! closers run.
 
 use crate::error::Result;
-use crate::http::rfc3339;
 use crate::service::SOURCE;
 use crate::store::work::{self, WorkRow};
 use aex_api::events as subjects;
@@ -51,11 +50,11 @@ impl BidWindowCloser {
                     constraints: row.constraints.clone(),
                     auto_award: row.auto_award,
                     bid_count: *bid_count,
-                    closed_at: row.closed_at.map(rfc3339).unwrap_or_default(),
+                    closed_at: row.closed_at.map(|t| t.to_string()).unwrap_or_default(),
                 };
                 let event = NewEvent::new(subjects::WORK_BID_WINDOW_CLOSED, &data).tenant(&row.tenant_id);
                 outbox::enqueue(&mut tx, SOURCE, event).await?;
-                let lag_ms = row.closed_at.map(|c| (c - row.bid_window_ends_at).whole_milliseconds()).unwrap_or(0);
+                let lag_ms = row.closed_at.map(|c| c.unix_millis() - row.bid_window_ends_at.unix_millis()).unwrap_or(0);
                 metrics::histogram!("aex_bid_window_close_lag_ms").record(lag_ms as f64);
             }
             tx.commit().await?;

@@ -16,7 +16,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
@@ -108,10 +107,10 @@ impl Dispatcher {
 
     async fn attempt(&self, delivery: &DueDelivery) -> Attempt {
         let number = delivery.attempts.saturating_add(1);
-        let started_at = OffsetDateTime::now_utc();
+        let started_at = aex_types::Timestamp::now();
         let clock = Instant::now();
         let body = serde_json::to_vec(&delivery.payload).unwrap_or_default();
-        let timestamp = started_at.unix_timestamp();
+        let timestamp = started_at.unix_millis().div_euclid(1000);
         let mut request = self
             .client
             .post(&delivery.url)

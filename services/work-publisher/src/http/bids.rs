@@ -2,7 +2,7 @@
 //! `GET /internal/v1/work/{id}/bids`. Bids are sealed: before the window closes nobody but the
 //! bidder sees a price; after it, the owner sees all bids and each provider only its own.
 
-use super::{http_url, known_id, required_text, rfc3339, storable_json};
+use super::{http_url, known_id, required_text, storable_json};
 use crate::AppState;
 use crate::domain::work::WorkStatus;
 use crate::error::{Error, Result};
@@ -94,10 +94,10 @@ impl BidView {
             mvp_sample: row.mvp_sample.clone(),
             sla: row.sla.clone(),
             a2a_endpoint: row.a2a_endpoint.clone(),
-            expires_at: rfc3339(row.expires_at),
+            expires_at: row.expires_at.to_string(),
             status: row.status.clone(),
             revision: row.revision,
-            received_at: rfc3339(row.received_at),
+            received_at: row.received_at.to_string(),
         }
     }
 }
@@ -182,7 +182,7 @@ pub async fn submit(
         mvp_sample: body.mvp_sample,
         sla,
         a2a_endpoint,
-        expires_at: expires_at.into(),
+        expires_at,
     };
     let placed = service::place_bid(&state.pool, request).await?;
     Ok((
@@ -193,7 +193,7 @@ pub async fn submit(
             provider_id: placed.bid.provider_id,
             status: placed.bid.status,
             replaced_bid_id: placed.replaced,
-            received_at: rfc3339(placed.bid.received_at),
+            received_at: placed.bid.received_at.to_string(),
         }),
     ))
 }

@@ -2,7 +2,7 @@
 //! `/progress`, `/complete`, `/fail`. A contract is visible to its two parties only; anyone
 //! else gets 404, as for a contract that does not exist.
 
-use super::{known_id, optional_text, required_text, rfc3339, storable_json};
+use super::{known_id, optional_text, required_text, storable_json};
 use crate::AppState;
 use crate::contracts::{self, Awarder, Choice, Completion, Failure, Progress};
 use crate::error::{Error, Result};
@@ -87,12 +87,12 @@ impl ContractView {
             failure_reason: row.failure_reason.clone(),
             failure_message: row.failure_message.clone(),
             failed_by: row.failed_by.clone(),
-            expires_at: rfc3339(row.expires_at),
-            awarded_at: row.awarded_at.map(rfc3339),
-            started_at: row.started_at.map(rfc3339),
-            completed_at: row.completed_at.map(rfc3339),
-            failed_at: row.failed_at.map(rfc3339),
-            updated_at: rfc3339(row.updated_at),
+            expires_at: row.expires_at.to_string(),
+            awarded_at: row.awarded_at.map(|t| t.to_string()),
+            started_at: row.started_at.map(|t| t.to_string()),
+            completed_at: row.completed_at.map(|t| t.to_string()),
+            failed_at: row.failed_at.map(|t| t.to_string()),
+            updated_at: row.updated_at.to_string(),
         }
     }
 }
@@ -220,7 +220,7 @@ pub async fn complete(
     Ok(Json(Completed {
         contract_id: row.id,
         status: row.status,
-        completed_at: row.completed_at.or(row.failed_at).map(rfc3339),
+        completed_at: row.completed_at.or(row.failed_at).map(|t| t.to_string()),
         settlement_initiated: settled,
     }))
 }

@@ -9,9 +9,8 @@ pub mod work;
 
 use crate::error::{Error, Result};
 use aex_common::server::wire;
-use aex_types::{Currency, Money, Timestamp};
+use aex_types::{Currency, Money};
 use serde_json::Value;
-use time::OffsetDateTime;
 
 pub use aex_common::server::wire::Page;
 
@@ -123,11 +122,6 @@ pub fn storable_json(value: &Value, field: &str, max_bytes: usize) -> Result<()>
 /// An id of the given prefix, or 404: a malformed id names nothing (and never reaches SQL).
 pub fn known_id(id: &str, prefix: &'static str) -> Result<()> {
     aex_types::id::validate(id, prefix).map_err(|_| Error::NotFound)
-}
-
-/// RFC 3339 text of a database time.
-pub fn rfc3339(time: OffsetDateTime) -> String {
-    Timestamp::try_from(time).map(|t| t.to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

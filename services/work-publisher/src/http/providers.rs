@@ -2,7 +2,7 @@
 //! `GET /v1/providers/search`. A profile belongs to the tenant whose credentials created it;
 //! its name is owned platform-wide by that tenant. Trust is never self-declared.
 
-use super::{email, http_url, known_id, labels, optional_text, required_text, rfc3339, storable_json};
+use super::{email, http_url, known_id, labels, optional_text, required_text, storable_json};
 use crate::AppState;
 use crate::error::{Error, Result, violated_constraint};
 use crate::store::providers::{self, NewProvider, ProviderRow};
@@ -74,7 +74,7 @@ impl PublicView {
             capabilities: row.capabilities.clone(),
             status: row.status.clone(),
             trust_tier: row.trust_tier.clone(),
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at.to_string(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl OwnerView {
             bid_webhook: row.bid_webhook.clone(),
             contact_email: row.contact_email.clone(),
             metadata: row.metadata.clone(),
-            updated_at: rfc3339(row.updated_at),
+            updated_at: row.updated_at.to_string(),
         }
     }
 }
@@ -155,7 +155,7 @@ pub async fn create(
             name: row.name,
             status: row.status,
             trust_tier: row.trust_tier,
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at.to_string(),
         }),
     ))
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/subscriptions` and `GET /v1/subscriptions`: which categories a provider of the
 //! caller's wants to hear about, with filters, and how (signed webhook or polling).
 
-use super::{http_url, known_id, labels, parse_amount, parse_currency, rfc3339};
+use super::{http_url, known_id, labels, parse_amount, parse_currency};
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::store::providers;
@@ -94,7 +94,7 @@ impl SubscriptionView {
                 webhook_secret: None,
             },
             status: row.status.clone(),
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at.to_string(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! A consumer sees its own work; a provider tenant also sees OPEN work its subscriptions
 //! match (filters applied), never anyone's bids.
 
-use super::{Page, known_id, labels, parse_amount, parse_currency, required_text, rfc3339, storable_json};
+use super::{Page, known_id, labels, parse_amount, parse_currency, required_text, storable_json};
 use crate::AppState;
 use crate::domain::work::WorkStatus;
 use crate::error::{Error, Result};
@@ -128,12 +128,12 @@ impl WorkView {
             payload: row.payload.clone(),
             auto_award: row.auto_award,
             bid_window_ms: row.bid_window_ms,
-            bid_window_ends_at: rfc3339(row.bid_window_ends_at),
+            bid_window_ends_at: row.bid_window_ends_at.to_string(),
             providers_notified: row.providers_notified,
-            created_at: rfc3339(row.created_at),
-            updated_at: rfc3339(row.updated_at),
-            closed_at: row.closed_at.map(rfc3339),
-            cancelled_at: row.cancelled_at.map(rfc3339),
+            created_at: row.created_at.to_string(),
+            updated_at: row.updated_at.to_string(),
+            closed_at: row.closed_at.map(|t| t.to_string()),
+            cancelled_at: row.cancelled_at.map(|t| t.to_string()),
         }
     }
 }
@@ -235,9 +235,9 @@ pub async fn submit(
         Json(Submitted {
             work_id: row.id,
             status: row.status,
-            bid_window_ends_at: rfc3339(row.bid_window_ends_at),
+            bid_window_ends_at: row.bid_window_ends_at.to_string(),
             providers_notified: row.providers_notified,
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at.to_string(),
         }),
     ))
 }

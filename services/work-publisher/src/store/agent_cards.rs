@@ -1,14 +1,14 @@
 //! A2A agent cards of providers and their skill tags (the skill index of provider search).
 
+use aex_types::Timestamp;
 use sqlx::PgExecutor;
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentCardRow {
     pub provider_id: String,
     pub card: serde_json::Value,
     pub skill_tags: Vec<String>,
-    pub updated_at: OffsetDateTime,
+    pub updated_at: Timestamp,
 }
 
 /// Stores (or replaces) the provider's card.

@@ -1,9 +1,8 @@
 //! Sealed bids: one live bid per provider per work (`bids_work_provider_key`); a re-bid
 //! before close replaces the row.
 
-use aex_types::Currency;
+use aex_types::{Currency, Timestamp};
 use sqlx::{PgConnection, PgExecutor};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BidRow {
@@ -20,10 +19,10 @@ pub struct BidRow {
     pub mvp_sample: Option<serde_json::Value>,
     pub sla: serde_json::Value,
     pub a2a_endpoint: String,
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
     pub status: String,
     pub revision: i32,
-    pub received_at: OffsetDateTime,
+    pub received_at: Timestamp,
 }
 
 const COLUMNS: &str = "id, work_id, provider_id, tenant_id, currency, price_minor, price_breakdown, confidence,
@@ -44,7 +43,7 @@ pub struct NewBid {
     pub mvp_sample: Option<serde_json::Value>,
     pub sla: serde_json::Value,
     pub a2a_endpoint: String,
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
 }
 
 /// Serializes one provider's bids: concurrent bids of the same provider queue here, so each

@@ -2,9 +2,8 @@
 //! inserted PENDING, then becomes AWARDED once settlement holds the escrow, or ABORTED.
 //! Every status change is guarded by the expected current status.
 
-use aex_types::Currency;
+use aex_types::{Currency, Timestamp};
 use sqlx::{PgConnection, PgExecutor};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ContractRow {
@@ -31,13 +30,13 @@ pub struct ContractRow {
     pub failed_by: Option<String>,
     pub abort_reason: Option<String>,
     pub hold_settled: bool,
-    pub expires_at: OffsetDateTime,
-    pub created_at: OffsetDateTime,
-    pub awarded_at: Option<OffsetDateTime>,
-    pub started_at: Option<OffsetDateTime>,
-    pub completed_at: Option<OffsetDateTime>,
-    pub failed_at: Option<OffsetDateTime>,
-    pub updated_at: OffsetDateTime,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub awarded_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub failed_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
 }
 
 const COLUMNS: &str = "id, work_id, bid_id, consumer_tenant_id, provider_tenant_id, provider_id, category, currency,

@@ -1,9 +1,9 @@
 //! The evaluator's latest ranking of each work's bids, from `bids.evaluated`. A newer
 //! evaluation replaces an older one; a late redelivery of an older one changes nothing.
 
+use aex_types::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
-use time::OffsetDateTime;
 
 /// One ranked bid, best first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -22,7 +22,7 @@ pub struct EvaluationRow {
     pub strategy: String,
     pub ranking: sqlx::types::Json<Vec<Ranked>>,
     pub degraded: Vec<String>,
-    pub evaluated_at: OffsetDateTime,
+    pub evaluated_at: Timestamp,
 }
 
 /// Stores the evaluation unless a newer one is already there; true when stored.

@@ -1,7 +1,7 @@
 //! Provider profiles: owned by one tenant; names unique platform-wide.
 
+use aex_types::Timestamp;
 use sqlx::{PgExecutor, PgPool};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProviderRow {
@@ -16,8 +16,8 @@ pub struct ProviderRow {
     pub metadata: serde_json::Value,
     pub status: String,
     pub trust_tier: String,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 const SELECT: &str = "SELECT id, tenant_id, name, description, endpoint, bid_webhook, capabilities, contact_email,

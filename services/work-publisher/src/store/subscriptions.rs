@@ -1,8 +1,8 @@
 //! Subscriptions: a provider's category globs, filters and delivery method.
 
 use crate::domain::matching::SubscriptionFilter;
+use aex_types::Timestamp;
 use sqlx::{PgExecutor, PgPool};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SubscriptionRow {
@@ -18,7 +18,7 @@ pub struct SubscriptionRow {
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
     pub status: String,
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
 }
 
 impl SubscriptionRow {

@@ -1,8 +1,8 @@
 //! Webhook deliveries and their attempts. A dispatcher claims due deliveries with a lease
 //! (`FOR UPDATE SKIP LOCKED`), so replicas never send the same attempt twice at once.
 
+use aex_types::Timestamp;
 use sqlx::{PgConnection, PgExecutor};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -76,7 +76,7 @@ pub async fn claim_due<'e>(
 pub struct Attempt {
     pub delivery_id: String,
     pub attempt: i32,
-    pub started_at: OffsetDateTime,
+    pub started_at: Timestamp,
     pub duration_ms: i32,
     pub status_code: Option<i32>,
     pub error: Option<String>,

@@ -2,9 +2,8 @@
 //! function first and are guarded here by the expected current status.
 
 use crate::domain::matching::WorkFacts;
-use aex_types::Currency;
+use aex_types::{Currency, Timestamp};
 use sqlx::{PgConnection, PgExecutor};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkRow {
@@ -24,12 +23,12 @@ pub struct WorkRow {
     pub auto_award: bool,
     pub bid_window_ms: i32,
     pub status: String,
-    pub bid_window_ends_at: OffsetDateTime,
+    pub bid_window_ends_at: Timestamp,
     pub providers_notified: i32,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-    pub closed_at: Option<OffsetDateTime>,
-    pub cancelled_at: Option<OffsetDateTime>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
 }
 
 impl WorkRow {
