@@ -4,14 +4,12 @@
 use crate::domain::api_key::PlaintextKey;
 use crate::domain::idempotency;
 use crate::error::Error;
-use crate::http::{optional_timestamp, timestamp};
 use crate::store;
 use crate::store::api_key::{self, ApiKeyRow, NewApiKey};
 use crate::store::idempotent_create;
 use aex_types::{ApiKeyId, Timestamp};
 use serde::Serialize;
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 
 /// What to issue.
 #[derive(Debug, Clone)]
@@ -19,7 +17,7 @@ pub struct KeyRequest<'a> {
     pub tenant_id: &'a str,
     pub name: &'a str,
     pub scopes: &'a [String],
-    pub expires_at: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
     pub rotated_from: Option<&'a str>,
 }
 
@@ -88,9 +86,9 @@ impl IssuedKey {
             prefix: row.prefix,
             name: row.name,
             scopes: row.scopes,
-            expires_at: optional_timestamp(row.expires_at)?,
+            expires_at: row.expires_at,
             rotated_from: row.rotated_from,
-            created_at: timestamp(row.created_at)?,
+            created_at: row.created_at,
         })
     }
 }

@@ -28,7 +28,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use throttle::FailureThrottle;
-use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 /// The authenticated caller, placed in the request extensions by the authentication middleware.
@@ -341,7 +340,7 @@ fn throttle_address(client: Option<IpAddr>) -> String {
 }
 
 fn check(credential: &Credential, invalid: Error) -> Result<(), Error> {
-    credential.validity.check(OffsetDateTime::now_utc()).map_err(|refusal| match refusal {
+    credential.validity.check(aex_types::Timestamp::now()).map_err(|refusal| match refusal {
         Refusal::TenantSuspended => Error::TenantSuspended,
         Refusal::Revoked | Refusal::Expired | Refusal::Superseded => invalid,
     })

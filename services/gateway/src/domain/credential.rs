@@ -2,7 +2,7 @@
 //! tenant's status, in the order a caller is told about them.
 
 use super::tenant::TenantStatus;
-use time::OffsetDateTime;
+use aex_types::Timestamp;
 
 /// A key's stored status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +39,14 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyValidity {
     pub status: KeyStatus,
-    pub expires_at: Option<OffsetDateTime>,
-    pub grace_until: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
+    pub grace_until: Option<Timestamp>,
     pub tenant_status: TenantStatus,
 }
 
 impl KeyValidity {
     /// Key problems first (the key is what the caller presented), then the tenant.
-    pub fn check(&self, now: OffsetDateTime) -> Result<(), Refusal> {
+    pub fn check(&self, now: Timestamp) -> Result<(), Refusal> {
         if self.status == KeyStatus::Revoked {
             return Err(Refusal::Revoked);
         }
@@ -64,7 +64,7 @@ impl KeyValidity {
 
     /// Where the key's display status differs from the stored one (an expired or superseded
     /// key is still `ACTIVE` in the table).
-    pub fn display_status(&self, now: OffsetDateTime) -> &'static str {
+    pub fn display_status(&self, now: Timestamp) -> &'static str {
         match self.check(now) {
             Err(Refusal::Revoked) => "REVOKED",
             Err(Refusal::Expired) => "EXPIRED",
@@ -75,6 +75,7 @@ impl KeyValidity {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use time::Duration;
@@ -88,18 +89,19 @@ mod tests {
         }
     }
 
+    fn after(now: Timestamp, seconds: i64) -> Timestamp {
+        now.checked_add(Duration::seconds(seconds)).expect("in range")
+    }
+
     #[test]
     fn each_refusal() {
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         assert_eq!(active().check(now), Ok(()));
         assert_eq!(KeyValidity { status: KeyStatus::Revoked, ..active() }.check(now), Err(Refusal::Revoked));
         assert_eq!(KeyValidity { expires_at: Some(now), ..active() }.check(now), Err(Refusal::Expired));
-        assert_eq!(KeyValidity { expires_at: Some(now + Duration::seconds(1)), ..active() }.check(now), Ok(()));
-        assert_eq!(
-            KeyValidity { grace_until: Some(now - Duration::seconds(1)), ..active() }.check(now),
-            Err(Refusal::Superseded)
-        );
-        assert_eq!(KeyValidity { grace_until: Some(now + Duration::seconds(60)), ..active() }.check(now), Ok(()));
+        assert_eq!(KeyValidity { expires_at: Some(after(now, 1)), ..active() }.check(now), Ok(()));
+        assert_eq!(KeyValidity { grace_until: Some(after(now, -1)), ..active() }.check(now), Err(Refusal::Superseded));
+        assert_eq!(KeyValidity { grace_until: Some(after(now, 60)), ..active() }.check(now), Ok(()));
         assert_eq!(
             KeyValidity { tenant_status: TenantStatus::Suspended, ..active() }.check(now),
             Err(Refusal::TenantSuspended)

@@ -1,7 +1,7 @@
 //! A tenant's API keys: create (shown once), list (never the secret), rotate with a grace
 //! period, revoke. Self or operator; another tenant's keys answer 404.
 
-use super::{optional_json, optional_timestamp, timestamp};
+use super::optional_json;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::credential::{KeyStatus, KeyValidity};
@@ -18,7 +18,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 /// Longest rotation grace period: 30 days.
 const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
@@ -71,7 +70,7 @@ pub struct KeyView {
 }
 
 impl KeyView {
-    fn new(row: ApiKeyRow, now: OffsetDateTime) -> Result<Self, Error> {
+    fn new(row: ApiKeyRow, now: Timestamp) -> Result<Self, Error> {
         let validity = KeyValidity {
             status: KeyStatus::from_db(&row.status),
             expires_at: row.expires_at,
@@ -85,12 +84,12 @@ impl KeyView {
             name: row.name,
             prefix: row.prefix,
             scopes: row.scopes,
-            expires_at: optional_timestamp(row.expires_at)?,
-            last_used_at: optional_timestamp(row.last_used_at)?,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
             rotated_from: row.rotated_from,
-            grace_until: optional_timestamp(row.grace_until)?,
-            revoked_at: optional_timestamp(row.revoked_at)?,
-            created_at: timestamp(row.created_at)?,
+            grace_until: row.grace_until,
+            revoked_at: row.revoked_at,
+            created_at: row.created_at,
         })
     }
 }
@@ -155,9 +154,8 @@ pub async fn create(
         Some(text) => {
             let at = text
                 .parse::<Timestamp>()
-                .map_err(|_| FieldError::new("expires_at", "expires_at must be an RFC 3339 date-time"))?
-                .inner();
-            if at <= OffsetDateTime::now_utc() {
+                .map_err(|_| FieldError::new("expires_at", "expires_at must be an RFC 3339 date-time"))?;
+            if at <= Timestamp::now() {
                 return Err(FieldError::new("expires_at", "expires_at must be in the future").into());
             }
             Some(at)
@@ -204,7 +202,7 @@ pub async fn list(
     }
     owned_tenant(&state, &caller, &tenant_id).await?;
     let (rows, total) = store::api_key::list(&state.pool, &tenant_id, limit, offset).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let keys = rows.into_iter().map(|row| KeyView::new(row, now)).collect::<Result<_, _>>()?;
     Ok(Json(KeyList { keys, total, limit, offset }))
 }
@@ -229,7 +227,7 @@ pub async fn rotate(
     owned_tenant(&state, &caller, &tenant_id).await?;
     let mut tx = state.pool.begin().await?;
     let old = store::api_key::lock(&mut tx, &tenant_id, &key_id).await?.ok_or(Error::NotFound("API key"))?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     if KeyStatus::from_db(&old.status) == KeyStatus::Revoked {
         return Err(Error::KeyNotRotatable("it is revoked"));
     }
@@ -243,7 +241,9 @@ pub async fn rotate(
     if let Some(scope) = scope::first_ungrantable(&caller.scopes, &old.scopes) {
         return Err(Error::ScopeNotGrantable(scope.to_string()));
     }
-    let grace_until = now + time::Duration::seconds(grace_seconds);
+    let grace_until = now
+        .checked_add(time::Duration::seconds(grace_seconds))
+        .ok_or_else(|| Error::Internal("the grace period ends out of range".into()))?;
     let request = KeyRequest {
         tenant_id: &tenant_id,
         name: &old.name,
@@ -264,7 +264,7 @@ pub async fn rotate(
         Json(Rotated {
             key: IssuedKey::new(&key, row)?,
             previous_key_id: old.id,
-            previous_key_valid_until: timestamp(grace_until)?,
+            previous_key_valid_until: grace_until,
         }),
     ))
 }

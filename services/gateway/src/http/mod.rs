@@ -10,11 +10,9 @@ pub mod tenants;
 
 use crate::domain::{FieldError, idempotency};
 use crate::error::Error;
-use aex_types::Timestamp;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
-use time::OffsetDateTime;
 
 /// A JSON body that may be absent (`POST …/suspend` with no reason): empty means `T::default()`.
 pub fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, Error> {
@@ -51,14 +49,4 @@ pub fn replay_headers(replayed: bool) -> HeaderMap {
         headers.insert(crate::idempotency::IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
     }
     headers
-}
-
-/// A database time as the RFC 3339 timestamp the API speaks.
-pub fn timestamp(at: OffsetDateTime) -> Result<Timestamp, Error> {
-    Timestamp::try_from(at).map_err(|_| Error::Internal(format!("timestamp out of range: {at}")))
-}
-
-/// Same, for optional columns.
-pub fn optional_timestamp(at: Option<OffsetDateTime>) -> Result<Option<Timestamp>, Error> {
-    at.map(timestamp).transpose()
 }

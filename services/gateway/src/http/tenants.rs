@@ -2,7 +2,7 @@
 //! /v1/tenants/{id}` (self or operator), `POST /v1/tenants/{id}/suspend|activate` and
 //! `POST /v1/tenants/{id}/quotas` (operator).
 
-use super::{optional_json, timestamp};
+use super::optional_json;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::domain::{scope, tenant};
@@ -100,8 +100,8 @@ impl TenantView {
                 burst: row.rate_limit_burst,
                 money_requests_per_minute: row.money_rate_limit_per_minute,
             },
-            created_at: timestamp(row.created_at)?,
-            updated_at: timestamp(row.updated_at)?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! API keys: insert, list, look up for authentication, rotate, revoke, and record last use.
 
+use aex_types::Timestamp;
 use sqlx::{FromRow, PgConnection, PgPool};
-use time::OffsetDateTime;
 
 /// A stored key (never its plaintext).
 #[derive(Debug, Clone, FromRow)]
@@ -13,12 +13,12 @@ pub struct ApiKeyRow {
     pub prefix: String,
     pub scopes: Vec<String>,
     pub status: String,
-    pub expires_at: Option<OffsetDateTime>,
-    pub last_used_at: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
     pub rotated_from: Option<String>,
-    pub grace_until: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
-    pub created_at: OffsetDateTime,
+    pub grace_until: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub created_at: Timestamp,
 }
 
 /// A key joined with its tenant's status: everything authentication needs.
@@ -29,8 +29,8 @@ pub struct CredentialRow {
     pub key_hash: String,
     pub scopes: Vec<String>,
     pub status: String,
-    pub expires_at: Option<OffsetDateTime>,
-    pub grace_until: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
+    pub grace_until: Option<Timestamp>,
     pub tenant_status: String,
     pub rate_limit_per_minute: Option<i32>,
     pub rate_limit_burst: Option<i32>,
@@ -46,7 +46,7 @@ pub struct NewApiKey<'a> {
     pub key_hash: &'a str,
     pub prefix: &'a str,
     pub scopes: &'a [String],
-    pub expires_at: Option<OffsetDateTime>,
+    pub expires_at: Option<Timestamp>,
     pub rotated_from: Option<&'a str>,
 }
 
@@ -160,7 +160,7 @@ pub async fn tenant_has_keys(conn: &mut PgConnection, tenant_id: &str) -> Result
 }
 
 /// Starts the old key's grace period: it works until `grace_until`, then never again.
-pub async fn set_grace(conn: &mut PgConnection, id: &str, grace_until: OffsetDateTime) -> Result<(), sqlx::Error> {
+pub async fn set_grace(conn: &mut PgConnection, id: &str, grace_until: Timestamp) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET grace_until = $2 WHERE id = $1").bind(id).bind(grace_until).execute(conn).await?;
     Ok(())
 }

@@ -2,9 +2,9 @@
 
 use crate::domain::ratelimit::TenantOverrides;
 use crate::domain::tenant::NewTenant;
+use aex_types::Timestamp;
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TenantRow {
@@ -20,8 +20,8 @@ pub struct TenantRow {
     pub rate_limit_burst: Option<i32>,
     pub money_rate_limit_per_minute: Option<i32>,
     pub status_reason: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 pub async fn insert(
