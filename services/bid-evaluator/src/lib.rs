@@ -77,13 +77,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let client = HttpClient::new(&config.http).map_err(|e| StartError::Config(e.to_string()))?;
     let platform = Platform::start(spec, shutdown).await?;
     let tokens = platform.tokens.clone();
-    let client = client.with_token_provider(Arc::new(move || match tokens.mint(SERVICE, None, &[], None) {
-        Ok(token) => Some(token),
-        Err(error) => {
-            tracing::error!(%error, "could not mint the service token");
-            None
-        }
-    }));
+    let client = client.as_service(tokens, SERVICE);
     let evaluator = Evaluator { client, work_publisher, certauth };
     let consumer = ConsumerRunner::new(
         platform.pool.clone(),

@@ -116,13 +116,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let tokens = platform.tokens.clone();
     let client = aex_common::http_client::HttpClient::new(&config.http)
         .map_err(|e| StartError::Config(e.to_string()))?
-        .with_token_provider(Arc::new(move || match tokens.mint(SERVICE, None, &[], None) {
-            Ok(token) => Some(token),
-            Err(error) => {
-                tracing::error!(%error, "cannot mint a service token for the ledger writer");
-                None
-            }
-        }));
+        .as_service(tokens, SERVICE);
     let replication = ledger::Replication {
         candidate: ledger::election::Candidate::new(
             config.advertise_url.clone(),

@@ -110,13 +110,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     };
     let platform = Platform::start(spec, shutdown).await?;
     let tokens = platform.tokens.clone();
-    let client = client.with_token_provider(Arc::new(move || match tokens.mint(SERVICE, None, &[], None) {
-        Ok(token) => Some(token),
-        Err(error) => {
-            tracing::error!(%error, "could not mint the service token");
-            None
-        }
-    }));
+    let client = client.as_service(tokens, SERVICE);
     let awards = Awards {
         pool: platform.pool.clone(),
         settlement: Settlement::new(client, Downstream::new("settlement", base)),

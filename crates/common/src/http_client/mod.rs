@@ -153,6 +153,18 @@ impl HttpClient {
         self
     }
 
+    /// The same client calling as the platform service `service`: each call without a bearer of
+    /// its own carries a service token minted for it (no tenant, no scopes).
+    pub fn as_service(self, tokens: crate::auth::ServiceTokens, service: &'static str) -> Self {
+        self.with_token_provider(Arc::new(move || match tokens.mint(service, None, &[], None) {
+            Ok(token) => Some(token),
+            Err(error) => {
+                tracing::error!(%error, service, "could not mint the service token");
+                None
+            }
+        }))
+    }
+
     /// The state of `downstream`'s breaker, or `None` before its first call.
     pub fn breaker_state(&self, downstream: &str) -> Option<BreakerState> {
         self.shared.breakers.state(downstream)
