@@ -99,6 +99,95 @@ pub struct TransferItem {
     pub linked: bool,
 }
 
+/// The body of `POST /v1/transfers`: one transfer object, `{"transfers": [...]}`, or a bare
+/// array of transfers. Decoded in one pass straight into the items (no intermediate JSON
+/// tree), with serde's path in any error (`transfers[3].amount: ...`).
+#[derive(Debug)]
+pub enum TransfersBody {
+    One(Box<TransferItem>),
+    Many(Vec<TransferItem>),
+}
+
+/// An object body: a single transfer's fields, or `transfers` alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectBody {
+    transfers: Option<Vec<TransferItem>>,
+    id: Option<String>,
+    #[serde(default)]
+    debit_account_id: Option<String>,
+    #[serde(default)]
+    credit_account_id: Option<String>,
+    #[serde(default)]
+    amount: Value,
+    currency: Option<String>,
+    code: Option<String>,
+    reference: Option<String>,
+    #[serde(default)]
+    pending: bool,
+    timeout_seconds: Option<u32>,
+    post_pending_id: Option<String>,
+    void_pending_id: Option<String>,
+    #[serde(default)]
+    linked: bool,
+}
+
+impl<'de> Deserialize<'de> for TransfersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TransfersBody;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a transfer object, {\"transfers\": [...]}, or an array of transfers")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> std::result::Result<TransfersBody, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(TransfersBody::Many)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<TransfersBody, A::Error> {
+                use serde::de::Error as _;
+                let body = ObjectBody::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                if let Some(transfers) = body.transfers {
+                    let alone = body.id.is_none()
+                        && body.debit_account_id.is_none()
+                        && body.credit_account_id.is_none()
+                        && body.amount.is_null()
+                        && body.currency.is_none()
+                        && body.code.is_none()
+                        && body.reference.is_none()
+                        && !body.pending
+                        && body.timeout_seconds.is_none()
+                        && body.post_pending_id.is_none()
+                        && body.void_pending_id.is_none()
+                        && !body.linked;
+                    if !alone {
+                        return Err(A::Error::custom("a batch body has `transfers` and nothing else"));
+                    }
+                    return Ok(TransfersBody::Many(transfers));
+                }
+                let id = body.id.ok_or_else(|| A::Error::missing_field("id"))?;
+                Ok(TransfersBody::One(Box::new(TransferItem {
+                    id,
+                    debit_account_id: body.debit_account_id,
+                    credit_account_id: body.credit_account_id,
+                    amount: body.amount,
+                    currency: body.currency,
+                    code: body.code,
+                    reference: body.reference,
+                    pending: body.pending,
+                    timeout_seconds: body.timeout_seconds,
+                    post_pending_id: body.post_pending_id,
+                    void_pending_id: body.void_pending_id,
+                    linked: body.linked,
+                })))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// One item's answer; the committed transfer is summarised by its journal position (the full
 /// record is at `GET /v1/accounts/{id}/entries`), which keeps an 8189-item answer small.
 #[derive(Debug, Serialize)]
@@ -120,26 +209,19 @@ pub struct BatchResponse {
 pub async fn create_transfers(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<Value>,
+    Json(body): Json<TransfersBody>,
 ) -> Result<Response> {
     principal.require_scope("billing:write")?;
     let tenant_id = principal.require_tenant()?.to_string();
     let (items, single) = match body {
-        Value::Array(items) => (items, false),
-        Value::Object(mut map) if map.contains_key("transfers") => match map.remove("transfers") {
-            Some(Value::Array(items)) => (items, false),
-            _ => return Err(Error::validation("transfers must be an array")),
-        },
-        object @ Value::Object(_) => (vec![object], true),
-        _ => return Err(Error::validation("expected a transfer object or an array of transfers")),
+        TransfersBody::One(item) => (vec![*item], true),
+        TransfersBody::Many(items) => (items, false),
     };
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(Error::BatchSize);
     }
     let mut parsed = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let item: TransferItem =
-            serde_json::from_value(item).map_err(|e| Error::validation(format!("transfers[{index}]: {e}")))?;
         parsed.push(to_request(item, index, &tenant_id)?);
     }
     let outcomes = state.ledger.submit(parsed).await?;
