@@ -41,7 +41,7 @@ impl ContractEvents {
         match resolution {
             Ok(Resolution::Applied(_) | Resolution::AlreadyDone(_)) => Ok(()),
             Ok(Resolution::Conflict(row)) => {
-                tracing::warn!(contract_id = %row.contract_id, status = %row.status, subject = %event.subject,
+                tracing::warn!(contract_id = %row.contract_id, status = row.status.as_str(), subject = %event.subject,
                     "escrow already resolved the other way; event ignored");
                 Ok(())
             }

@@ -225,7 +225,7 @@ pub async fn replay_deal(
     if balances.values().sum::<i64>() != 0 {
         inconsistencies.push("the deal's debits and credits differ".to_string());
     }
-    if settlement.status == "SETTLED" {
+    if settlement.status == crate::domain::escrow::SettlementStatus::Settled {
         let parts = [settlement.platform_fee_minor, settlement.protocol_fee_minor, settlement.payout_minor];
         let split: i64 = parts.iter().map(|p| p.unwrap_or(0)).sum();
         if split != settlement.price_minor {
@@ -241,7 +241,7 @@ pub async fn replay_deal(
     let entries = transfers.iter().map(|t| crate::http::transfers::TransferView::from_row(t, &t.code)).collect();
     Ok(Json(DealReplay {
         contract_id,
-        status: settlement.status,
+        status: settlement.status.as_str().to_string(),
         chain_valid: chain_errors.is_empty(),
         chain_errors,
         entries,

@@ -4,6 +4,7 @@
 
 use super::{parse_amount, parse_currency};
 use crate::AppState;
+use crate::domain::escrow::SettlementStatus;
 use crate::error::{Error, Result};
 use crate::service::escrow::{self, HoldRequest, Resolution};
 use crate::store::settlements::{self, SettlementRow};
@@ -73,7 +74,7 @@ impl SettlementView {
         Self {
             contract_id: row.contract_id.clone(),
             hold_id: row.hold_transfer_id.clone(),
-            status: row.status.clone(),
+            status: row.status.as_str().to_string(),
             currency: currency.code().to_string(),
             price: text(row.price_minor),
             price_minor: row.price_minor,
@@ -165,7 +166,7 @@ pub async fn complete(
     };
     match resolution {
         Resolution::Applied(row) => {
-            let status = if row.status == "SETTLED" { "settled" } else { "recorded" };
+            let status = if row.status == SettlementStatus::Settled { "settled" } else { "recorded" };
             Ok(Json(CompleteAnswer {
                 status,
                 contract_id: row.contract_id.clone(),

@@ -34,7 +34,7 @@ pub async fn get_receipt(
     if !(party || principal.is_admin()) {
         return Err(Error::NotFound);
     }
-    if row.status != "SETTLED" {
+    if row.status != crate::domain::escrow::SettlementStatus::Settled {
         return Err(Error::ReceiptNotAvailable);
     }
     let stored = match receipts::get(&state.pool, &contract_id).await? {

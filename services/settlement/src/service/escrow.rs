@@ -4,6 +4,7 @@
 //! transfer ids derive from the contract id, and the settlement record and its event are
 //! written in the same transaction as the transfers (a [`BatchEffect`]).
 
+use crate::domain::escrow::SettlementStatus;
 use crate::domain::fees::{FeeError, FeePolicy, FeeSplit};
 use crate::domain::ledger::{Authority, TransferCode, TransferKind, TransferRequest};
 use crate::error::{Error, Result};
@@ -208,10 +209,10 @@ impl BatchEffect for RecordPayout {
 /// and splits it into payout, platform fee and protocol fee.
 pub async fn settle(pool: &PgPool, ledger: &Ledger, contract_id: &str) -> Result<Resolution> {
     let row = settlements::get(pool, contract_id).await?.ok_or(Error::HoldNotFound)?;
-    match row.status.as_str() {
-        "SETTLED" => return Ok(Resolution::AlreadyDone(row)),
-        "RELEASED" => return Ok(Resolution::Conflict(row)),
-        _ => {}
+    match row.status {
+        SettlementStatus::Settled => return Ok(Resolution::AlreadyDone(row)),
+        SettlementStatus::Released => return Ok(Resolution::Conflict(row)),
+        SettlementStatus::Held => {}
     }
     let currency = row.currency;
     let price = Money::from_minor(row.price_minor, currency);
@@ -298,10 +299,10 @@ impl BatchEffect for RecordRelease {
 /// Returns a failed, cancelled or expired contract's escrow to the consumer.
 pub async fn release(pool: &PgPool, ledger: &Ledger, contract_id: &str, reason: Option<String>) -> Result<Resolution> {
     let row = settlements::get(pool, contract_id).await?.ok_or(Error::HoldNotFound)?;
-    match row.status.as_str() {
-        "RELEASED" => return Ok(Resolution::AlreadyDone(row)),
-        "SETTLED" => return Ok(Resolution::Conflict(row)),
-        _ => {}
+    match row.status {
+        SettlementStatus::Released => return Ok(Resolution::AlreadyDone(row)),
+        SettlementStatus::Settled => return Ok(Resolution::Conflict(row)),
+        SettlementStatus::Held => {}
     }
     let currency = row.currency;
     let void = TransferRequest {

@@ -1,7 +1,27 @@
 //! Contract escrow records: held at award, then settled or released exactly once.
 
+use crate::domain::escrow::SettlementStatus;
 use aex_types::{Currency, Timestamp};
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
+use sqlx::{Decode, PgConnection, PgPool, Type};
+
+/// Read from its `text` column; a value that is not one of the statuses fails the query.
+impl Type<Postgres> for SettlementStatus {
+    fn type_info() -> PgTypeInfo {
+        <str as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <str as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for SettlementStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as Decode<Postgres>>::decode(value)?;
+        SettlementStatus::parse(text).ok_or_else(|| format!("unknown settlement status {text:?}").into())
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
 pub struct SettlementRow {
@@ -14,7 +34,7 @@ pub struct SettlementRow {
     pub currency: Currency,
     pub price_minor: i64,
     pub hold_transfer_id: String,
-    pub status: String,
+    pub status: SettlementStatus,
     pub fee_policy_version: Option<String>,
     pub tier: Option<String>,
     pub volume_30d_minor: Option<i64>,
