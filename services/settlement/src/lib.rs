@@ -125,7 +125,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         client,
         handoffs_in_flight: usize::try_from(config.ledger_handoffs_in_flight).unwrap_or(1),
     };
-    let (ledger, batcher) = Ledger::start_replicated(platform.pool.clone(), replication, platform.shutdown.clone());
+    let (ledger, batcher) = Ledger::start(platform.pool.clone(), replication, platform.shutdown.clone());
     platform.spawn(batcher);
     platform.spawn(ledger::expire_lapsed_holds(
         platform.pool.clone(),

@@ -73,11 +73,16 @@ impl TransferView {
     }
 }
 
-/// One requested transfer.
-#[derive(Debug, Deserialize)]
+/// One requested transfer; as the whole body it may instead carry `transfers` alone (a batch).
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferItem {
-    pub id: String,
+    /// Only in an object body, and then alone: the batch.
+    #[serde(default)]
+    transfers: Option<Vec<TransferItem>>,
+    /// Required; checked with the item's other fields so the error names its place.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub debit_account_id: Option<String>,
     #[serde(default)]
@@ -108,30 +113,6 @@ pub enum TransfersBody {
     Many(Vec<TransferItem>),
 }
 
-/// An object body: a single transfer's fields, or `transfers` alone.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ObjectBody {
-    transfers: Option<Vec<TransferItem>>,
-    id: Option<String>,
-    #[serde(default)]
-    debit_account_id: Option<String>,
-    #[serde(default)]
-    credit_account_id: Option<String>,
-    #[serde(default)]
-    amount: Value,
-    currency: Option<String>,
-    code: Option<String>,
-    reference: Option<String>,
-    #[serde(default)]
-    pending: bool,
-    timeout_seconds: Option<u32>,
-    post_pending_id: Option<String>,
-    void_pending_id: Option<String>,
-    #[serde(default)]
-    linked: bool,
-}
-
 impl<'de> Deserialize<'de> for TransfersBody {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         struct Visitor;
@@ -148,40 +129,12 @@ impl<'de> Deserialize<'de> for TransfersBody {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<TransfersBody, A::Error> {
                 use serde::de::Error as _;
-                let body = ObjectBody::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                if let Some(transfers) = body.transfers {
-                    let alone = body.id.is_none()
-                        && body.debit_account_id.is_none()
-                        && body.credit_account_id.is_none()
-                        && body.amount.is_null()
-                        && body.currency.is_none()
-                        && body.code.is_none()
-                        && body.reference.is_none()
-                        && !body.pending
-                        && body.timeout_seconds.is_none()
-                        && body.post_pending_id.is_none()
-                        && body.void_pending_id.is_none()
-                        && !body.linked;
-                    if !alone {
-                        return Err(A::Error::custom("a batch body has `transfers` and nothing else"));
-                    }
-                    return Ok(TransfersBody::Many(transfers));
+                let mut item = TransferItem::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                match item.transfers.take() {
+                    None => Ok(TransfersBody::One(Box::new(item))),
+                    Some(transfers) if item == TransferItem::default() => Ok(TransfersBody::Many(transfers)),
+                    Some(_) => Err(A::Error::custom("a batch body has `transfers` and nothing else")),
                 }
-                let id = body.id.ok_or_else(|| A::Error::missing_field("id"))?;
-                Ok(TransfersBody::One(Box::new(TransferItem {
-                    id,
-                    debit_account_id: body.debit_account_id,
-                    credit_account_id: body.credit_account_id,
-                    amount: body.amount,
-                    currency: body.currency,
-                    code: body.code,
-                    reference: body.reference,
-                    pending: body.pending,
-                    timeout_seconds: body.timeout_seconds,
-                    post_pending_id: body.post_pending_id,
-                    void_pending_id: body.void_pending_id,
-                    linked: body.linked,
-                })))
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -267,7 +220,11 @@ fn single_failure(code: TransferCode) -> ApiError {
 
 fn to_request(item: TransferItem, index: usize, tenant_id: &str) -> Result<TransferRequest> {
     let field = |name: &str| format!("transfers[{index}].{name}");
-    if item.id.is_empty() || item.id.len() > 128 || !item.id.bytes().all(|b| b.is_ascii_graphic()) {
+    if item.transfers.is_some() {
+        return Err(Error::validation(format!("{}: a batch item cannot hold a batch", field("transfers"))));
+    }
+    let id = item.id.unwrap_or_default();
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::validation(format!("{} must be 1 to 128 visible ASCII characters", field("id"))));
     }
     let currency: Currency = match item.currency.as_deref() {
@@ -316,7 +273,7 @@ fn to_request(item: TransferItem, index: usize, tenant_id: &str) -> Result<Trans
         single_line(reference, &field("reference"), 256)?;
     }
     Ok(TransferRequest {
-        id: item.id,
+        id,
         debit_account_id: account(item.debit_account_id, "debit_account_id")?,
         credit_account_id: account(item.credit_account_id, "credit_account_id")?,
         amount,

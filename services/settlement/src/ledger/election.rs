@@ -51,13 +51,7 @@ pub struct Candidate {
 
 impl Candidate {
     pub fn new(address: Option<Url>, lease: Duration) -> Self {
-        let mut bytes = [0u8; 8];
-        // A failed read of the system's randomness leaves zeros plus the time below: still
-        // distinct from every other live process in practice.
-        let _ = getrandom::fill(&mut bytes);
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let instance = format!("{}-{:x}", hex::encode(bytes), nanos & 0xffff_ffff);
+        let instance = aex_types::id::generate("ldw");
         Self { instance: Arc::from(instance), address, lease: lease.max(Duration::from_secs(1)) }
     }
 }

@@ -151,19 +151,9 @@ pub struct WriterStatus {
 }
 
 impl Ledger {
-    /// Starts the batcher of a single instance; it stops when `shutdown` is cancelled, after
-    /// the batch in hand.
-    pub fn start(pool: PgPool, shutdown: CancellationToken) -> (Self, impl std::future::Future<Output = ()>) {
-        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let candidate = Candidate::new(None, Duration::from_secs(1));
-        let (_, role) = watch::channel(Role::Standalone);
-        let shared = Arc::new(Shared { instance: candidate.instance, role, counters: Arc::default() });
-        let requeue = queue.downgrade();
-        (Self { queue, shared: shared.clone() }, run_batcher(pool, receiver, requeue, shared, None, shutdown))
-    }
-
-    /// Starts the batcher and the writer election of one of several instances.
-    pub fn start_replicated(
+    /// Starts the batcher and the writer election; both stop when `shutdown` is cancelled, the
+    /// batcher after the batch in hand.
+    pub fn start(
         pool: PgPool,
         replication: Replication,
         shutdown: CancellationToken,
@@ -175,7 +165,7 @@ impl Ledger {
         let shared = Arc::new(Shared { instance: candidate.instance.clone(), role, counters: counters.clone() });
         let handoff = Handoff::new(client, handoffs_in_flight, counters);
         let requeue = queue.downgrade();
-        let batcher = run_batcher(pool.clone(), receiver, requeue, shared.clone(), Some(handoff), shutdown.clone());
+        let batcher = run_batcher(pool.clone(), receiver, requeue, shared.clone(), handoff, shutdown.clone());
         let election = election::run(pool, candidate, role_sender, shutdown);
         let tasks = async move {
             tokio::join!(batcher, election);
@@ -265,7 +255,7 @@ async fn run_batcher(
     mut receiver: mpsc::Receiver<Job>,
     requeue: mpsc::WeakSender<Job>,
     shared: Arc<Shared>,
-    handoff: Option<Handoff>,
+    handoff: Handoff,
     shutdown: CancellationToken,
 ) {
     tracing::info!(task = "ledger-batcher", "started");
@@ -273,10 +263,10 @@ async fn run_batcher(
     let dispatch = |jobs: Vec<Job>| {
         let role = shared.role.borrow().clone();
         let pool = &pool;
-        let handoff = handoff.as_ref();
+        let handoff = &handoff;
         let requeue = requeue.clone();
         async move {
-            let (Role::Follower { address, .. }, Some(handoff)) = (role, handoff) else {
+            let Role::Follower { address, .. } = role else {
                 return commit_and_answer(pool, jobs).await;
             };
             let (local, remote): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.local || j.effect.is_some());

@@ -163,9 +163,19 @@ async fn an_unreachable_writer_costs_a_local_commit_not_an_answer() {
     let status = b.writer_status().await;
     assert!(status["committed_locally_after_failure"].as_u64().unwrap() >= 3, "{status}");
 
-    // A tenant's token cannot reach the instances' own routes.
+    // A tenant's token, or another service's, cannot reach the instances' own routes.
     let (status, _) = b.tenant(&payer).get("/internal/v1/ledger/writer").await;
     assert_eq!(status, 403);
     let (status, _) = b.tenant(&payer).post("/internal/v1/ledger/batches", &json!({ "jobs": [] })).await;
     assert_eq!(status, 403);
+    let (status, body) = b.service_caller().post("/internal/v1/ledger/batches", &json!({ "jobs": [] })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("SERVICE_ONLY")), "{body}");
+    // Another instance's handoff that is not one is refused whole, and nothing is committed.
+    let token = b.tokens.mint("settlement", None, &[], None).unwrap();
+    let caller = crate::Caller { settlement: &b, token };
+    let (status, body) = caller.post("/internal/v1/ledger/batches", &json!({ "jobs": [{ "requests": [{}] }] })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}");
+    let (status, body) = caller.post("/internal/v1/ledger/batches", &json!({ "jobs": [] })).await;
+    assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
+    assert_eq!(b.tenant(&payee).balance_minor().await, 300);
 }

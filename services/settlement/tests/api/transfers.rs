@@ -240,3 +240,19 @@ async fn a_stored_value_that_cannot_be_decoded_fails_the_read_instead_of_becomin
     assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
     assert!(!body.to_string().contains("USD"), "{body}");
 }
+
+#[tokio::test]
+async fn a_batch_body_holds_transfers_alone_and_no_item_holds_a_batch() {
+    let s = Settlement::start().await;
+    let (a, b) = (s.tenant(&tenant()), s.tenant(&tenant()));
+    a.deposit("5.00").await;
+    let (from, to) = (a.account_id().await, b.account_id().await);
+    let item = json!({ "id": "n-1", "debit_account_id": from, "credit_account_id": to, "amount": "1.00" });
+    let mixed = json!({ "transfers": [item.clone()], "id": "n-2" });
+    let (status, body) = a.post("/v1/transfers", &mixed).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}");
+    let nested = json!({ "transfers": [{ "transfers": [item] }] });
+    let (status, body) = a.post("/v1/transfers", &nested).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}");
+    assert_eq!(a.balance_minor().await, 500, "nothing was applied");
+}
